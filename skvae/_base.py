@@ -1,0 +1,593 @@
+"""``_BaseVAE``: parameters, validation, fit orchestration, scoring, sampling, state.
+
+The subclasses (VAETransformer, VAEGenerator) add mixins and defaults; the maths lives
+in ``_module.py``, the loop in ``_training.py``, the parts in ``likelihoods.py`` and
+``priors.py``.
+"""
+
+# License: BSD 3 clause
+
+import copy
+import numbers
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._module import VAEModule, init_weights
+from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
+from ._training import NonFiniteLossError, train
+from ._version import __version__
+from .likelihoods import LIKELIHOODS, Likelihood, get_likelihood
+from .priors import PRIORS, Prior, get_prior
+
+#: Draws of the reparameterisation noise behind each ``score_samples`` value: 8
+#: scrambled-Sobol points and their negatives (antithetic pairs).
+SCORE_DRAWS = 16
+
+#: Draws behind the per-epoch validation score of early stopping (one antithetic pair).
+VALIDATION_DRAWS = 2
+
+#: Rows x columns (x draws) handled at once at inference, to bound memory.
+_CHUNK_ELEMENTS = 2**23
+
+_INT64_MAX = np.iinfo(np.int64).max
+
+
+class InconsistentVersionWarning(UserWarning):
+    """A pickled model was made by another skvae version than the one loading it."""
+
+
+def resolve_device(device):
+    """Turn the ``device`` parameter into a :class:`torch.device`.
+
+    Parameters
+    ----------
+    device : str or torch.device
+        ``"auto"`` picks CUDA, then MPS, then the CPU.
+
+    Returns
+    -------
+    device : torch.device
+
+    Examples
+    --------
+    >>> resolve_device("cpu")
+    device(type='cpu')
+    """
+    if isinstance(device, str) and device == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available.")
+    if device.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' was asked for but MPS is not available.")
+    return device
+
+
+def score_noise(n_draws, n_components, dtype=torch.float64, device="cpu"):
+    """Fixed standard-normal draws for deterministic ELBO estimates.
+
+    Half are scrambled-Sobol points mapped through the normal quantile function, half
+    their negatives. The same draws serve every row, so a row's score does not depend
+    on the batch or order it comes in; averaged over the scrambling it is the ELBO.
+
+    Parameters
+    ----------
+    n_draws : int
+        An even number.
+    n_components : int
+    dtype : torch.dtype, default=torch.float64
+    device : str or torch.device, default="cpu"
+
+    Returns
+    -------
+    noise : torch.Tensor of shape (n_draws, 1, n_components)
+
+    Examples
+    --------
+    >>> noise = score_noise(4, 3)
+    >>> tuple(noise.shape), bool((noise[:2] == -noise[2:]).all())
+    ((4, 1, 3), True)
+    """
+    engine = torch.quasirandom.SobolEngine(n_components, scramble=True, seed=0)
+    u = engine.draw(n_draws // 2, dtype=torch.float64).clamp(1e-12, 1 - 1e-12)
+    half = torch.special.ndtri(u)
+    return torch.cat([half, -half]).unsqueeze(1).to(device=device, dtype=dtype)
+
+
+@contextmanager
+def seeded_torch(seed, device):
+    """Seed torch's global RNG for a block and restore the caller's state after it.
+
+    ``torch.distributions`` samples from the global RNG only; this makes such sampling
+    depend on ``seed`` alone without leaving a trace on the caller's RNG.
+    """
+    cuda = device.type == "cuda"
+    devices = [device.index if device.index is not None else torch.cuda.current_device()] if cuda else []
+    with torch.random.fork_rng(devices=devices):
+        torch.random.default_generator.manual_seed(seed)
+        if cuda:
+            with torch.cuda.device(devices[0]):
+                torch.cuda.manual_seed(seed)
+        yield
+
+
+def _draw_seed(rng):
+    return int(rng.randint(_INT64_MAX, dtype=np.int64))
+
+
+def _as_tensor(X, loc, scale, dtype, device):
+    """``(X - loc) / scale`` as a tensor, standardised in float64 row blocks.
+
+    Working in blocks keeps the extra memory to one copy in ``dtype`` (the
+    float64 intermediate is only a block), and standardising before the cast keeps
+    precision for columns with large offsets.
+    """
+    out = torch.empty(X.shape, dtype=dtype)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], rows):
+        block = (X[start : start + rows] - loc) / scale
+        out[start : start + rows] = torch.from_numpy(np.ascontiguousarray(block))
+    return out.to(device)
+
+
+class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+    """Shared machinery of the VAE estimators; not meant to be used directly."""
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "likelihood": [StrOptions(set(LIKELIHOODS)), Likelihood],
+        "prior": [StrOptions(set(PRIORS)), Prior],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    def __init__(
+        self,
+        n_components=2,
+        *,
+        hidden_layer_sizes=(128, 128),
+        likelihood="gaussian",
+        prior="normal",
+        beta=1.0,
+        batch_size="auto",
+        learning_rate_init=1e-3,
+        max_iter=200,
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
+        device="auto",
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.likelihood = likelihood
+        self.prior = prior
+        self.beta = beta
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.device = device
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    # ------------------------------------------------------------------ fitting
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y=None):
+        """Fit the VAE to X for up to ``max_iter`` epochs.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        warm = self.warm_start and hasattr(self, "module_")
+        with self._restored_on_error():
+            X = validate_data(self, X, reset=not warm, dtype=[np.float64, np.float32],
+                              ensure_min_samples=2)
+            self._fit(X, warm=warm, incremental=False)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y=None):
+        """Train for one epoch over X, starting from the current weights.
+
+        The first call fixes the standardisation of the columns from its X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+        """
+        if self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        warm = hasattr(self, "module_")
+        with self._restored_on_error():
+            X = validate_data(self, X, reset=not warm, dtype=[np.float64, np.float32])
+            self._fit(X, warm=warm, incremental=True)
+        return self
+
+    @contextmanager
+    def _restored_on_error(self):
+        # A failed fit must leave a previously fitted model exactly as it was. Fitting
+        # never mutates an attribute's object in place (module, RNG and optimiser
+        # state are copied first), so restoring the attribute dict is enough.
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _resolve_likelihood(self, X):
+        return get_likelihood(self.likelihood)
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            return min(200, n_samples)
+        return min(self.batch_size, n_samples)
+
+    def _build_module(self, n_features, likelihood, prior, seed):
+        # Layers draw their first weights from torch's global RNG: fork it so the
+        # caller's state is untouched, then redraw every weight from our seed.
+        with torch.random.fork_rng(devices=[]):
+            module = VAEModule(n_features, self.n_components, self._hidden_layer_sizes(),
+                               likelihood, prior)
+        init_weights(module, torch.Generator().manual_seed(seed))
+        return module
+
+    def _fresh_state(self, X):
+        likelihood = self._resolve_likelihood(X)
+        likelihood.check_support(X)
+        prior = get_prior(self.prior)
+        rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
+        module = self._build_module(X.shape[1], likelihood, prior, _draw_seed(rng))
+        loc, scale = likelihood.standardizer(X)
+        return dict(likelihood_=likelihood, prior_=prior, _rng=rng, module_=module,
+                    _x_loc=loc, _x_scale=scale, loss_curve_=[], n_iter_=0,
+                    validation_scores_=[], _optimizer_state=None)
+
+    def _warm_state(self, X):
+        self.likelihood_.check_support(X)
+        if self.module_.n_components != self.n_components:
+            raise ValueError(
+                f"warm start needs n_components={self.module_.n_components} as in the "
+                f"previous fit, got {self.n_components}."
+            )
+        return dict(likelihood_=self.likelihood_, prior_=self.prior_,
+                    _rng=copy.deepcopy(self._rng), module_=copy.deepcopy(self.module_),
+                    _x_loc=self._x_loc, _x_scale=self._x_scale,
+                    loss_curve_=list(self.loss_curve_), n_iter_=self.n_iter_,
+                    validation_scores_=list(self.validation_scores_ or []),
+                    _optimizer_state=copy.deepcopy(self._optimizer_state))
+
+    def _split(self, X, rng):
+        """Training and (with early stopping) validation rows as device tensors."""
+        device = self._device
+        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device)
+        if not self.early_stopping:
+            return data, None
+        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+        if n_val < 2 or n_val >= X.shape[0]:
+            raise ValueError(
+                f"The validation set of {n_val} rows is too small or too large for "
+                f"{X.shape[0]} samples; change validation_fraction or the data size."
+            )
+        order = torch.from_numpy(rng.permutation(X.shape[0])).to(device)
+        return data[order[n_val:]], data[order[:n_val]]
+
+    def _fit(self, X, *, warm, incremental):
+        device = resolve_device(self.device)
+        state = self._warm_state(X) if warm else self._fresh_state(X)
+        self.__dict__.update(state)
+        self._device = device
+        module = self.module_.to(device)
+        optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
+        if incremental and self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        X_train, X_val = self._split(X, self._rng)
+        generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
+        result = self._train(module, optimizer, X_train, X_val, generator, incremental)
+        self._record(result, optimizer, incremental)
+
+    def _train(self, module, optimizer, X_train, X_val, generator, incremental):
+        beta = float(self.beta)
+
+        def step(batch):
+            noise = torch.randn(batch.shape[0], self.n_components, generator=generator,
+                                device=batch.device)
+            loss = -module.elbo(batch, noise, beta).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            return loss.detach()
+
+        def validate():
+            return float(self._elbo(module, X_val, VALIDATION_DRAWS).mean()) + self._log_jacobian()
+
+        try:
+            return train(
+                module, X_train, step,
+                batch_size=self._batch_size(X_train.shape[0]),
+                max_iter=1 if incremental else self.max_iter,
+                tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+                early_stopping=self.early_stopping, generator=generator,
+                validate=validate, loss_offset=-self._log_jacobian(), verbose=self.verbose,
+                description=type(self).__name__, stop_on_convergence=not incremental,
+            )
+        except NonFiniteLossError as exc:
+            raise NonFiniteLossError(
+                f"{type(self).__name__}: {exc}. Likely causes: a learning_rate_init too high "
+                f"for this data (got {self.learning_rate_init}), features on very large or "
+                "very different scales (standardise X or use likelihood='gaussian', which "
+                "standardises internally), or values the likelihood cannot model."
+            ) from None
+
+    def _record(self, result, optimizer, incremental):
+        self.loss_curve_ = self.loss_curve_ + result.losses
+        self.n_iter_ += len(result.losses)
+        self._optimizer_state = optimizer.state_dict()
+        self._n_features_out = self.n_components
+        self.converged_ = result.converged
+        if self.early_stopping:
+            self.validation_scores_ = self.validation_scores_ + result.validation_scores
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
+        if not (incremental or result.converged or result.interrupted):
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    # ---------------------------------------------------------------- inference
+    def _log_jacobian(self):
+        """log |d standardise / dx|, added to densities of standardised data."""
+        return -float(np.log(self._x_scale).sum())
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        self.likelihood_.check_support(X)
+        return X
+
+    def _module_in(self, dtype):
+        """The fitted module in ``dtype`` (a copy when it is stored in another dtype)."""
+        if self._device.type == "mps":
+            dtype = torch.float32  # MPS has no float64
+        module = self.module_
+        if next(module.parameters()).dtype != dtype:
+            module = copy.deepcopy(module).to(dtype)
+        return module.eval()
+
+    def _map_rows(self, X, fn, n_out, dtype, cost=1):
+        """Apply ``fn(module, x_std) -> tensor`` to standardised row blocks of X."""
+        torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
+        module = self._module_in(torch_dtype)
+        width = max([X.shape[1], self.n_components, *self._hidden_layer_sizes()])
+        rows = max(1, _CHUNK_ELEMENTS // (width * cost))
+        out = np.empty((X.shape[0], n_out), dtype=dtype)
+        with torch.no_grad():
+            for start in range(0, X.shape[0], rows):
+                x = _as_tensor(X[start : start + rows], self._x_loc, self._x_scale,
+                               torch_dtype, self._device)
+                out[start : start + rows] = fn(module, x).reshape(x.shape[0], n_out).cpu().numpy()
+        return out
+
+    def _elbo(self, module, x, n_draws):
+        """Per-row ELBO of standardised rows, with the fixed draws of :func:`score_noise`."""
+        dtype = next(module.parameters()).dtype
+        noise = score_noise(n_draws, self.n_components, dtype, x.device)
+        with torch.no_grad():
+            return module.elbo(x, noise)
+
+    def transform(self, X):
+        """Encode X as the mean of the posterior q(z | x).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+            In the dtype of X (float32 stays float32, anything else becomes float64).
+        """
+        X = self._validate_X(X)
+        return self._map_rows(X, lambda m, x: m.encode(x).base_dist.loc,
+                              self.n_components, X.dtype)
+
+    def inverse_transform(self, X):
+        """Decode latent rows to the mean of p(x | z), in the units of the training data.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+            Latent coordinates, e.g. the output of :meth:`transform`.
+
+        Returns
+        -------
+        X_original : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(
+                f"X has {Z.shape[1]} features, but inverse_transform is expecting "
+                f"{self.n_components} latent components as input."
+            )
+        torch_dtype = torch.float64 if Z.dtype == np.float64 else torch.float32
+        module = self._module_in(torch_dtype)
+        with torch.no_grad():
+            z = torch.as_tensor(Z, dtype=torch_dtype, device=self._device)
+            mean = module.decode(z).mean.cpu().numpy()
+        return (mean * self._x_scale + self._x_loc).astype(Z.dtype, copy=False)
+
+    def score_samples(self, X):
+        """ELBO of each row: a lower bound on log p(x), in nats, for X in its own units.
+
+        The expectation over q(z | x) uses :data:`SCORE_DRAWS` fixed draws (scrambled
+        Sobol points and their negatives), the KL term is in closed form where it has
+        one, and everything is computed in float64: a row's score does not depend on the
+        batch or order it comes in.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,), float64
+        """
+        X = self._validate_X(X)
+        fn = lambda m, x: self._elbo(m, x, SCORE_DRAWS)  # noqa: E731
+        return self._map_rows(X, fn, 1, np.float64, SCORE_DRAWS)[:, 0] + self._log_jacobian()
+
+    def score(self, X, y=None):
+        """Mean ELBO per sample, in nats; comparable with ``PCA.score``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def sample(self, n_samples=1, random_state=None):
+        """Draw rows from the generative model: z ~ p(z), then x ~ p(x | z).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        random_state : int, RandomState instance or None, default=None
+            None draws fresh samples on each call (from numpy's global RNG, as
+            :meth:`sklearn.neighbors.KernelDensity.sample`); an int makes them
+            reproducible. torch's global RNG is left as it was.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        seed = _draw_seed(check_random_state(random_state))
+        module = self._module_in(torch.float32)
+        rows = max(1, _CHUNK_ELEMENTS // self.n_features_in_)
+        blocks = []
+        with seeded_torch(seed, self._device), torch.no_grad():
+            for start in range(0, n_samples, rows):
+                z = module.prior().sample((min(rows, n_samples - start),))
+                blocks.append(module.decode(z).sample().cpu().numpy().astype(np.float64))
+        return np.concatenate(blocks) * self._x_scale + self._x_loc
+
+    # -------------------------------------------------------------------- state
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        # Tensors travel on the CPU so a model fitted on a GPU loads anywhere.
+        if "module_" in state:
+            state["module_"] = copy.deepcopy(self.module_).cpu()
+            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+        state["_skvae_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skvae_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"This {type(self).__name__} was pickled with skvae {version} and is "
+                f"loaded with skvae {__version__}; it may not work as before.",
+                InconsistentVersionWarning,
+            )
+        super().__setstate__(state)
+        if "module_" in state:
+            self._device = _loadable_device(self._device)
+            self.module_.to(self._device)
+
+
+def _loadable_device(device):
+    """The device a model was fitted on when this machine has it, else the CPU."""
+    try:
+        return resolve_device(device)
+    except ValueError:
+        return torch.device("cpu")
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

@@ -1,0 +1,186 @@
+"""The training loop, in plain torch: no scikit-learn, no DataLoader.
+
+The data sits on the device as one tensor; each epoch draws a permutation from the
+estimator's own ``torch.Generator`` and slices minibatches from it. The epoch's loss is
+summed on the device and read back once per epoch, so there is no host sync per batch.
+"""
+
+# License: BSD 3 clause
+
+import logging
+import math
+import warnings
+from dataclasses import dataclass, field
+
+import torch
+
+logger = logging.getLogger("skvae")
+
+
+@dataclass
+class TrainingResult:
+    """What one call of :func:`train` reports back to the estimator."""
+
+    losses: list = field(default_factory=list)
+    validation_scores: list = field(default_factory=list)
+    converged: bool = False
+    interrupted: bool = False
+
+
+class NonFiniteLossError(ValueError):
+    """The training loss became NaN or infinite."""
+
+
+def snapshot(module):
+    """A detached copy of ``module``'s weights, on the module's device."""
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def run_epoch(X, batch_size, step, generator):
+    """One pass over ``X`` in random minibatches; returns the mean loss per row.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n, n_features)
+        The training data, already on the device.
+    batch_size : int
+    step : callable
+        ``step(batch) -> loss`` does one optimiser step and returns the detached mean
+        loss of the batch.
+    generator : torch.Generator
+        On X's device.
+
+    Returns
+    -------
+    loss : float
+    """
+    n = X.shape[0]
+    order = torch.randperm(n, generator=generator, device=X.device)
+    total = torch.zeros((), device=X.device)
+    for start in range(0, n, batch_size):
+        batch = X[order[start : start + batch_size]]
+        total += step(batch) * batch.shape[0]
+    return (total / n).item()
+
+
+class _Monitor:
+    """MLP-style convergence bookkeeping: tol, n_iter_no_change, best weights."""
+
+    def __init__(self, tol, n_iter_no_change, early_stopping):
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.best = -math.inf
+        self.best_state = None
+        self.no_improvement = 0
+
+    def update(self, module, loss, validation_score):
+        """Record an epoch; return True when training should stop."""
+        # Higher is better for both: the validation ELBO, or the negated loss.
+        value = validation_score if self.early_stopping else -loss
+        if value < self.best + self.tol:
+            self.no_improvement += 1
+        else:
+            self.no_improvement = 0
+        if value > self.best:
+            self.best = value
+            self.best_state = snapshot(module)
+        return self.no_improvement > self.n_iter_no_change
+
+
+def train(
+    module,
+    X,
+    step,
+    *,
+    batch_size,
+    max_iter,
+    tol,
+    n_iter_no_change,
+    early_stopping,
+    generator,
+    validate=None,
+    loss_offset=0.0,
+    verbose=0,
+    description="fit",
+    stop_on_convergence=True,
+):
+    """Run up to ``max_iter`` epochs of ``step`` over ``X``.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Trained in place; with ``early_stopping`` (or after a Ctrl-C) its best weights
+        are restored before returning.
+    X : torch.Tensor of shape (n, n_features)
+    step : callable
+        See :func:`run_epoch`.
+    batch_size, max_iter, tol, n_iter_no_change, early_stopping
+        As in :class:`sklearn.neural_network.MLPRegressor`.
+    generator : torch.Generator
+    validate : callable or None
+        ``validate() -> float``, the held-out score (higher is better), called once per
+        epoch when ``early_stopping``.
+    loss_offset : float
+        Added to each epoch's loss before it is recorded (the log-Jacobian of the
+        standardisation, so losses are in the user's units).
+    verbose : int
+        Show a progress bar (tqdm) and log each epoch when positive.
+    description : str
+        Label of the progress bar.
+    stop_on_convergence : bool
+        False for a single ``partial_fit`` epoch.
+
+    Returns
+    -------
+    result : TrainingResult
+
+    Raises
+    ------
+    NonFiniteLossError
+        When an epoch's loss is NaN or infinite.
+    """
+    from tqdm.auto import tqdm
+
+    result = TrainingResult()
+    monitor = _Monitor(tol, n_iter_no_change, early_stopping)
+    bar = tqdm(total=max_iter, desc=description, disable=not verbose, leave=False)
+    module.train()
+    try:
+        for epoch in range(max_iter):
+            loss = run_epoch(X, batch_size, step, generator) + loss_offset
+            if not math.isfinite(loss):
+                raise NonFiniteLossError(f"the training loss became {loss} at epoch {epoch + 1}")
+            result.losses.append(loss)
+            score = validate() if early_stopping else None
+            if score is not None:
+                result.validation_scores.append(score)
+            _report(bar, epoch, loss, score, verbose)
+            if monitor.update(module, loss, score) and stop_on_convergence:
+                result.converged = True
+                break
+    except KeyboardInterrupt:
+        result.interrupted = True
+        warnings.warn(
+            f"Training interrupted by the user after {len(result.losses)} epochs; "
+            "keeping the best weights seen so far.",
+            UserWarning,
+            stacklevel=3,
+        )
+    finally:
+        bar.close()
+        module.eval()
+    if (early_stopping or result.interrupted) and monitor.best_state is not None:
+        module.load_state_dict(monitor.best_state)
+    return result
+
+
+def _report(bar, epoch, loss, score, verbose):
+    postfix = {"loss": f"{loss:.4g}"}
+    if score is not None:
+        postfix["val_score"] = f"{score:.4g}"
+    bar.set_postfix(postfix, refresh=False)
+    bar.update(1)
+    if verbose:
+        logger.info("epoch %d, loss = %.6g%s", epoch + 1, loss,
+                    "" if score is None else f", validation score = {score:.6g}")
