@@ -279,7 +279,9 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
-            return min(200, n_samples)
+            # About ten steps per epoch on small data (a VAE needs thousands of Adam
+            # steps; MLPRegressor's min(200, n) gives too few), 200 rows on large data.
+            return min(n_samples, max(32, min(200, n_samples // 10)))
         return min(self.batch_size, n_samples)
 
     def _build_module(self, n_features, likelihood, prior, seed):
@@ -553,7 +555,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return tags
 
     def __getstate__(self):
-        state = super().__getstate__()
+        # object.__getstate__ returns the live __dict__ itself: copy before editing.
+        state = dict(super().__getstate__())
         # Tensors travel on the CPU so a model fitted on a GPU loads anywhere.
         if "module_" in state:
             state["module_"] = copy.deepcopy(self.module_).cpu()

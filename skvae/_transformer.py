@@ -22,7 +22,8 @@ class VAETransformer(_BaseVAE):
         linear VAE (with the Gaussian likelihood, a variational factor analysis).
     likelihood : str or Likelihood, default="gaussian"
         Noise model p(x|z): a name from :data:`skvae.likelihoods.LIKELIHOODS`
-        ("gaussian", "bernoulli") or an instance of a
+        ("gaussian", "bernoulli", "poisson", "negative_binomial", "continuous_bernoulli",
+        "beta", "student_t") or an instance of a
         :class:`~skvae.likelihoods.Likelihood` subclass.
     prior : str or Prior, default="normal"
         Prior p(z): a name from :data:`skvae.priors.PRIORS` or a
@@ -31,7 +32,8 @@ class VAETransformer(_BaseVAE):
         Weight of the KL term in the training objective (beta-VAE). Scores always
         report the true ELBO (beta=1).
     batch_size : int or "auto", default="auto"
-        Minibatch size; "auto" is ``min(200, n_samples)``.
+        Minibatch size; "auto" is ``n_samples // 10`` clipped to [32, 200] (and at
+        most ``n_samples``): about ten steps per epoch on small data, 200 rows on large.
     learning_rate_init : float, default=1e-3
         Adam's learning rate.
     max_iter : int, default=200

@@ -21,7 +21,17 @@ import math
 import numpy as np
 import torch
 from torch import nn
-from torch.distributions import Bernoulli, Distribution, Independent, Normal
+from torch.distributions import (
+    Bernoulli,
+    Beta,
+    ContinuousBernoulli,
+    Distribution,
+    Independent,
+    NegativeBinomial,
+    Normal,
+    Poisson,
+    StudentT,
+)
 from torch.nn import functional as F
 
 #: Registry of likelihood classes by name, filled by :func:`register_likelihood`.
@@ -32,6 +42,51 @@ LIKELIHOODS = {}
 #: values are all equal is measured with the median scale of the other columns, so its
 #: floor is relative to the data's overall scale rather than to zero.
 GAUSSIAN_MIN_SCALE = 1e-3
+
+#: Bounds of the log-mean of the count likelihoods ("poisson", "negative_binomial").
+#: They keep ``exp`` finite in float32 and the rate away from 0, whose log is -inf.
+LOG_MEAN_BOUNDS = (-20.0, 20.0)
+
+#: Largest absolute logit of "continuous_bernoulli". torch's normaliser loses precision
+#: in float32 (the training dtype) as sigmoid(logit) nears 1: at 10 the density still
+#: integrates to 1 within 1e-4, at 15 only within 1e-2. It bounds the density's ratio
+#: between the two ends of [0, 1] by exp(10).
+CONTINUOUS_BERNOULLI_MAX_LOGIT = 10.0
+
+#: Largest absolute logit of the mean of "beta"; it keeps both concentrations positive
+#: (sigmoid(-logit) underflows to 0 in float32 past about 100) and the mean within
+#: about 2e-9 of 0 and 1.
+BETA_MAX_LOGIT = 20.0
+
+#: Floor of the inverse dispersion of "negative_binomial"; it keeps lgamma finite.
+NB_MIN_INVERSE_DISPERSION = 1e-3
+
+#: Floor of the precision (a + b) of "beta"; it keeps both concentrations positive.
+BETA_MIN_PRECISION = 1e-3
+
+#: Floor of the degrees of freedom of "student_t". The decoder mean (what
+#: ``inverse_transform`` returns) needs df > 1; a floor of 2 keeps that true with room
+#: to spare even where softplus underflows, and still allows tails as heavy as t(2).
+STUDENT_T_MIN_DF = 2.0
+
+
+def _inverse_softplus(y):
+    """The x with softplus(x) == y, for starting values of softplus-parametrised floats."""
+    return math.log(math.expm1(y))
+
+
+def _check_values(name, X, bad, requirement):
+    """Raise a ValueError naming the first column where ``bad`` holds, and its value."""
+    if np.any(bad):
+        column = int(np.argmax(bad.any(axis=0)))
+        value = X[int(np.argmax(bad[:, column])), column]
+        raise ValueError(
+            f"likelihood={name!r} needs {requirement}; column {column} holds {value:g}."
+        )
+
+
+def _check_counts(name, X):
+    _check_values(name, X, (X < 0) | (X != np.floor(X)), "non-negative integers")
 
 
 def register_likelihood(cls):
@@ -50,8 +105,8 @@ def register_likelihood(cls):
     Examples
     --------
     >>> from skvae.likelihoods import LIKELIHOODS
-    >>> sorted(LIKELIHOODS)[:2]
-    ['bernoulli', 'gaussian']
+    >>> {"gaussian", "bernoulli"} <= set(LIKELIHOODS)
+    True
     """
     if not (isinstance(cls, type) and issubclass(cls, Likelihood)):
         raise TypeError(f"{cls!r} is not a subclass of Likelihood.")
@@ -266,3 +321,230 @@ class BernoulliLikelihood(Likelihood):
 
     def head(self, n_inputs, n_features):
         return _BernoulliHead(n_inputs, n_features)
+
+
+class _PoissonHead(nn.Module):
+    """Log-rate per row and feature."""
+
+    def __init__(self, n_inputs, n_features):
+        super().__init__()
+        self.log_rate = nn.Linear(n_inputs, n_features)
+
+    def forward(self, h) -> Distribution:
+        rate = self.log_rate(h).clamp(*LOG_MEAN_BOUNDS).exp()
+        return Independent(Poisson(rate, validate_args=False), 1)
+
+
+@register_likelihood
+class PoissonLikelihood(Likelihood):
+    """Poisson counts with a log-rate per row and feature from the decoder.
+
+    X must hold non-negative integers; it is modelled as it is (no standardisation), so
+    ``score_samples`` is a log-probability mass and ``sample`` draws counts. The
+    log-rate is clipped to :data:`LOG_MEAN_BOUNDS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> X = np.random.RandomState(0).poisson(3.0, size=(50, 4)).astype(float)
+    >>> vae = VAETransformer(likelihood="poisson", max_iter=2, random_state=0).fit(X)
+    >>> vae.transform(X).shape, vae.sample(3, random_state=0).shape
+    ((50, 2), (3, 4))
+    """
+
+    name = "poisson"
+
+    def check_support(self, X):
+        _check_counts(self.name, X)
+
+    def head(self, n_inputs, n_features):
+        return _PoissonHead(n_inputs, n_features)
+
+
+class _NegativeBinomialHead(nn.Module):
+    """Log-mean per row and feature, inverse dispersion per feature."""
+
+    def __init__(self, n_inputs, n_features, min_inverse_dispersion):
+        super().__init__()
+        self.log_mean = nn.Linear(n_inputs, n_features)
+        self.min_inverse_dispersion = min_inverse_dispersion
+        # Inverse dispersion 1 at the start: a geometric law, variance mean + mean**2.
+        start = _inverse_softplus(1.0 - min_inverse_dispersion)
+        self.raw_inverse_dispersion = nn.Parameter(torch.full((n_features,), start))
+
+    def inverse_dispersion(self):
+        """Per-feature ``r`` of NB2: variance = mean + mean**2 / r."""
+        return F.softplus(self.raw_inverse_dispersion) + self.min_inverse_dispersion
+
+    def forward(self, h) -> Distribution:
+        log_mean = self.log_mean(h).clamp(*LOG_MEAN_BOUNDS)
+        r = self.inverse_dispersion()
+        # torch's NegativeBinomial has mean r * exp(logits); logits in log space keep
+        # small means and large r from cancelling.
+        logits = log_mean - r.log()
+        return Independent(NegativeBinomial(r, logits=logits, validate_args=False), 1)
+
+
+@register_likelihood
+class NegativeBinomialLikelihood(Likelihood):
+    """Overdispersed counts: negative binomial (NB2) with a learned dispersion per feature.
+
+    The decoder gives the mean ``mu`` of each entry; each feature has an inverse
+    dispersion ``r`` (floored at :data:`NB_MIN_INVERSE_DISPERSION`), so the variance is
+    ``mu + mu**2 / r`` and ``r -> inf`` recovers the Poisson. X must hold non-negative
+    integers and is modelled as it is; ``score_samples`` is a log-probability mass.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> X = np.random.RandomState(0).negative_binomial(2, 0.3, size=(50, 4)).astype(float)
+    >>> vae = VAETransformer(likelihood="negative_binomial", max_iter=2, random_state=0)
+    >>> vae.fit(X).score_samples(X).shape
+    (50,)
+    """
+
+    name = "negative_binomial"
+
+    def check_support(self, X):
+        _check_counts(self.name, X)
+
+    def head(self, n_inputs, n_features):
+        return _NegativeBinomialHead(n_inputs, n_features, NB_MIN_INVERSE_DISPERSION)
+
+
+class _ContinuousBernoulliHead(nn.Module):
+    """Logits per row and feature."""
+
+    def __init__(self, n_inputs, n_features):
+        super().__init__()
+        self.logits = nn.Linear(n_inputs, n_features)
+
+    def forward(self, h) -> Distribution:
+        logits = self.logits(h).clamp(-CONTINUOUS_BERNOULLI_MAX_LOGIT,
+                                      CONTINUOUS_BERNOULLI_MAX_LOGIT)
+        return Independent(ContinuousBernoulli(logits=logits, validate_args=False), 1)
+
+
+@register_likelihood
+class ContinuousBernoulliLikelihood(Likelihood):
+    """Continuous Bernoulli: the normalised version of "bernoulli" for values in [0, 1].
+
+    The density is proportional to ``p**x * (1 - p)**(1 - x)`` on [0, 1] (Loaiza-Ganem
+    and Cunningham, 2019), so unlike "bernoulli" on grey levels ``score_samples`` is a
+    true log-density. Logits are clipped to +-:data:`CONTINUOUS_BERNOULLI_MAX_LOGIT`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> X = np.random.RandomState(0).rand(50, 4)
+    >>> vae = VAETransformer(likelihood="continuous_bernoulli", max_iter=2, random_state=0)
+    >>> vae.fit(X).inverse_transform(vae.transform(X)).shape
+    (50, 4)
+    """
+
+    name = "continuous_bernoulli"
+
+    def check_support(self, X):
+        _check_values(self.name, X, (X < 0) | (X > 1), "values in [0, 1]")
+
+    def head(self, n_inputs, n_features):
+        return _ContinuousBernoulliHead(n_inputs, n_features)
+
+
+class _BetaHead(nn.Module):
+    """Mean (as a logit) per row and feature, precision per feature (beta regression)."""
+
+    def __init__(self, n_inputs, n_features, min_precision):
+        super().__init__()
+        self.logits = nn.Linear(n_inputs, n_features)
+        self.min_precision = min_precision
+        # Precision 2 at the start: with mean 1/2 that is the uniform law Beta(1, 1).
+        start = _inverse_softplus(2.0 - min_precision)
+        self.raw_precision = nn.Parameter(torch.full((n_features,), start))
+
+    def precision(self):
+        """Per-feature ``a + b``: variance = mean * (1 - mean) / (1 + precision)."""
+        return F.softplus(self.raw_precision) + self.min_precision
+
+    def forward(self, h) -> Distribution:
+        logits = self.logits(h).clamp(-BETA_MAX_LOGIT, BETA_MAX_LOGIT)
+        precision = self.precision()
+        # sigmoid(-logits) rather than 1 - sigmoid(logits): no cancellation near 1.
+        a = torch.sigmoid(logits) * precision
+        b = torch.sigmoid(-logits) * precision
+        return Independent(Beta(a, b, validate_args=False), 1)
+
+
+@register_likelihood
+class BetaLikelihood(Likelihood):
+    """Beta noise for proportions strictly inside (0, 1).
+
+    Parametrised as in beta regression: the decoder gives the mean ``m`` of each entry
+    (logits clipped to +-:data:`BETA_MAX_LOGIT`) and each feature has a precision
+    ``phi`` (floored at :data:`BETA_MIN_PRECISION`), so ``a = m * phi`` and
+    ``b = (1 - m) * phi``. Values of exactly 0 or 1 have zero density and are rejected:
+    squeeze them inside first, or use "continuous_bernoulli".
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> X = np.random.RandomState(0).beta(2.0, 5.0, size=(50, 4))
+    >>> vae = VAETransformer(likelihood="beta", max_iter=2, random_state=0).fit(X)
+    >>> vae.sample(3, random_state=0).shape
+    (3, 4)
+    """
+
+    name = "beta"
+
+    def check_support(self, X):
+        _check_values(self.name, X, (X <= 0) | (X >= 1), "values strictly inside (0, 1)")
+
+    def head(self, n_inputs, n_features):
+        return _BetaHead(n_inputs, n_features, BETA_MIN_PRECISION)
+
+
+class _StudentTHead(_GaussianHead):
+    """The Gaussian head's mean and scale, plus degrees of freedom per feature."""
+
+    def __init__(self, n_inputs, n_features, min_scale, min_df):
+        super().__init__(n_inputs, n_features, min_scale)
+        self.min_df = min_df
+        # df 5 at the start: clearly heavier tails than the Gaussian, finite variance.
+        start = _inverse_softplus(5.0 - min_df)
+        self.raw_df = nn.Parameter(torch.full((n_features,), start))
+
+    def df(self):
+        """Per-feature degrees of freedom."""
+        return F.softplus(self.raw_df) + self.min_df
+
+    def forward(self, h) -> Distribution:
+        return Independent(StudentT(self.df(), self.loc(h), self.scale(), validate_args=False), 1)
+
+
+@register_likelihood
+class StudentTLikelihood(GaussianLikelihood):
+    """Student's t noise: a heavy-tailed, outlier-robust alternative to "gaussian".
+
+    Columns are standardised as for "gaussian" (and the log-Jacobian added back). The
+    decoder gives the location; each feature has a learned scale, floored at
+    :data:`GAUSSIAN_MIN_SCALE` as for "gaussian", and learned degrees of freedom, floored
+    at :data:`STUDENT_T_MIN_DF` so the decoder mean exists.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> X = np.random.RandomState(0).standard_t(2.0, size=(50, 4))
+    >>> vae = VAETransformer(likelihood="student_t", max_iter=2, random_state=0).fit(X)
+    >>> vae.score_samples(X).shape, vae.inverse_transform(vae.transform(X)).shape
+    ((50,), (50, 4))
+    """
+
+    name = "student_t"
+
+    def head(self, n_inputs, n_features):
+        return _StudentTHead(n_inputs, n_features, GAUSSIAN_MIN_SCALE, STUDENT_T_MIN_DF)
