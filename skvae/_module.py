@@ -10,12 +10,6 @@ import math
 
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal
-from torch.nn import functional as F
-
-#: Smallest posterior standard deviation, so log q(z|x) stays finite.
-MIN_POSTERIOR_SCALE = 1e-6
-
 
 def mlp(sizes):
     """Linear layers between consecutive ``sizes``, each followed by a ReLU.
@@ -64,10 +58,19 @@ def init_weights(module, generator):
             with torch.no_grad():
                 layer.weight.uniform_(-bound, bound, generator=generator)
                 layer.bias.uniform_(-bound, bound, generator=generator)
+        elif hasattr(layer, "init_from"):
+            layer.init_from(generator)
+
+
+def _with_condition(inputs, condition):
+    """Append the condition columns (e.g. one-hot labels) to every row of ``inputs``."""
+    if condition is None:
+        return inputs
+    return torch.cat([inputs, condition.expand(*inputs.shape[:-1], condition.shape[-1])], -1)
 
 
 class VAEModule(nn.Module):
-    """Encoder q(z|x), decoder p(x|z) and prior p(z) of a VAE.
+    """Encoder q(z|x), decoder p(x|z) and prior p(z) of a VAE, optionally conditional.
 
     Parameters
     ----------
@@ -78,47 +81,77 @@ class VAEModule(nn.Module):
         Encoder widths; the decoder uses them in reverse. ``()`` gives a linear VAE.
     likelihood : skvae.likelihoods.Likelihood
     prior : skvae.priors.Prior
+    posterior : skvae.posteriors.Posterior
+    n_conditions : int, default=0
+        Width of the condition ``c`` fed to both encoder and decoder (a CVAE); 0 for
+        an unconditional VAE.
     """
 
-    def __init__(self, n_features, n_components, hidden_layer_sizes, likelihood, prior):
+    def __init__(self, n_features, n_components, hidden_layer_sizes, likelihood, prior,
+                 posterior, n_conditions=0):
         super().__init__()
-        encoder_sizes = [n_features, *hidden_layer_sizes]
-        decoder_sizes = [n_components, *reversed(hidden_layer_sizes)]
+        encoder_sizes = [n_features + n_conditions, *hidden_layer_sizes]
+        decoder_sizes = [n_components + n_conditions, *reversed(hidden_layer_sizes)]
         self.n_components = n_components
+        self.n_conditions = n_conditions
         self.encoder = mlp(encoder_sizes)
-        self.posterior = nn.Linear(encoder_sizes[-1], 2 * n_components)
+        self.posterior = posterior.head(encoder_sizes[-1], n_components)
         self.decoder = mlp(decoder_sizes)
         self.likelihood = likelihood.head(decoder_sizes[-1], n_features)
-        self.prior = prior.module(n_components)
+        self.prior = prior.module(n_components, n_features)
 
-    def encode(self, x):
-        """Posterior q(z | x): a diagonal Gaussian with batch shape ``(n,)``."""
-        loc, raw_scale = self.posterior(self.encoder(x)).chunk(2, dim=-1)
-        scale = F.softplus(raw_scale) + MIN_POSTERIOR_SCALE
-        return Independent(Normal(loc, scale, validate_args=False), 1)
+    def encode(self, x, c=None):
+        """Posterior q(z | x, c) with batch shape ``(n,)``."""
+        return self.posterior(self.encoder(_with_condition(x, c)))
 
-    def decode(self, z):
-        """Likelihood p(x | z) for latent rows ``z`` of shape ``(..., n_components)``."""
-        return self.likelihood(self.decoder(z))
+    def _encode_unconditional(self, x):
+        # The VampPrior's pseudo-inputs carry no condition: encode them with c = 0.
+        c = None if not self.n_conditions else x.new_zeros(x.shape[0], self.n_conditions)
+        return self.encode(x, c)
 
-    def elbo(self, x, noise, beta=1.0):
+    def prior_distribution(self):
+        """p(z)."""
+        return self.prior(self._encode_unconditional)
+
+    def decode(self, z, c=None):
+        """Likelihood p(x | z, c) for latent rows ``z`` of shape ``(..., n_components)``."""
+        return self.likelihood(self.decoder(_with_condition(z, c)))
+
+    def elbo(self, x, noise, beta=1.0, c=None):
         """Per-row ``E_q[log p(x|z)] - beta * KL(q(z|x) || p(z))``.
 
         Parameters
         ----------
         x : torch.Tensor of shape (n, n_features)
         noise : torch.Tensor of shape (n, n_components) or (n_draws, 1, n_components)
-            Standard normal draws for the reparameterisation ``z = mu + sigma * noise``;
+            Standard normal draws for the reparameterisation ``z = mu + L @ noise``;
             with a leading draws axis the expectation is the mean over draws.
         beta : float, default=1.0
+        c : torch.Tensor of shape (n, n_conditions) or None
 
         Returns
         -------
         elbo : torch.Tensor of shape (n,)
         """
-        posterior = self.encode(x)
-        z = posterior.base_dist.loc + posterior.base_dist.scale * noise
-        log_lik = self.decode(z).log_prob(x)
+        log_lik, kl = self.elbo_terms(x, noise, c)
+        return log_lik - beta * kl
+
+    def elbo_terms(self, x, noise, c=None):
+        """``(E_q[log p(x|z)], KL(q || p))`` per row; see :meth:`elbo`."""
+        q = self.encode(x, c)
+        z = self.posterior.reparameterise(q, noise)
+        log_lik = self.decode(z, c).log_prob(x)
         if log_lik.dim() > 1:
             log_lik = log_lik.mean(dim=0)
-        return log_lik - beta * self.prior.kl(posterior, z)
+        return log_lik, self.prior.kl(q, z, self._encode_unconditional)
+
+    def log_weights(self, x, noise, c=None):
+        """Importance weights ``log p(x, z_k) - log q(z_k | x)``, shape ``(n_draws, n)``.
+
+        Their log-mean-exp over draws is the IWAE bound on log p(x), which tightens
+        towards log p(x) as the number of draws grows.
+        """
+        q = self.encode(x, c)
+        z = self.posterior.reparameterise(q, noise)
+        log_joint = self.decode(z, c).log_prob(x) + self.prior_distribution().log_prob(z)
+        return log_joint - q.log_prob(z)

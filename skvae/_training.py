@@ -104,6 +104,8 @@ def train(
     verbose=0,
     description="fit",
     stop_on_convergence=True,
+    on_epoch=None,
+    warmup_epochs=0,
 ):
     """Run up to ``max_iter`` epochs of ``step`` over ``X``.
 
@@ -130,6 +132,11 @@ def train(
         Label of the progress bar.
     stop_on_convergence : bool
         False for a single ``partial_fit`` epoch.
+    on_epoch : callable or None
+        ``on_epoch(epoch)`` is called before each epoch (e.g. to ramp up the KL weight).
+    warmup_epochs : int
+        Epochs at the start that neither count towards convergence nor can be the best
+        epoch (their objective is not the final one).
 
     Returns
     -------
@@ -148,6 +155,8 @@ def train(
     module.train()
     try:
         for epoch in range(max_iter):
+            if on_epoch is not None:
+                on_epoch(epoch)
             loss = run_epoch(X, batch_size, step, generator) + loss_offset
             if not math.isfinite(loss):
                 raise NonFiniteLossError(f"the training loss became {loss} at epoch {epoch + 1}")
@@ -156,6 +165,8 @@ def train(
             if score is not None:
                 result.validation_scores.append(score)
             _report(bar, epoch, loss, score, verbose)
+            if epoch < warmup_epochs:
+                continue
             if monitor.update(module, loss, score) and stop_on_convergence:
                 result.converged = True
                 break

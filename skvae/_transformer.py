@@ -2,7 +2,15 @@
 
 # License: BSD 3 clause
 
+import numpy as np
+from sklearn.utils._available_if import available_if
+
 from ._base import _BaseVAE
+from .priors import MixtureOfGaussiansPrior, get_prior
+
+
+def _has_mixture_prior(estimator):
+    return isinstance(get_prior(estimator.prior), MixtureOfGaussiansPrior)
 
 
 class VAETransformer(_BaseVAE):
@@ -109,3 +117,24 @@ class VAETransformer(_BaseVAE):
     >>> vae.sample(3, random_state=0).shape
     (3, 64)
     """
+
+    @available_if(_has_mixture_prior)
+    def predict(self, X):
+        """Cluster of each row under a mixture-of-Gaussians prior (``prior="mog"``).
+
+        The most probable mixture component given the row's posterior mean.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,), int
+        """
+        X = self._validate_X(X)
+        labels = self._map_rows(
+            X, lambda m, x: m.prior.cluster_log_proba(m.encode(x).mean).argmax(-1),
+            1, np.float64,
+        )
+        return labels[:, 0].astype(np.intp)

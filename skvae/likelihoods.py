@@ -85,8 +85,34 @@ def _check_values(name, X, bad, requirement):
         )
 
 
+def _check_interval(name, X, low, high, closed):
+    """Values in [low, high] (``closed``) or (low, high); the common case costs no copy."""
+    lo, hi = X.min(), X.max()
+    inside = (lo >= low and hi <= high) if closed else (lo > low and hi < high)
+    if not inside:
+        bad = ((X < low) | (X > high)) if closed else ((X <= low) | (X >= high))
+        span = f"[{low:g}, {high:g}]" if closed else f"strictly inside ({low:g}, {high:g})"
+        _check_values(name, X, bad, f"values {span}")
+
+
 def _check_counts(name, X):
-    _check_values(name, X, (X < 0) | (X != np.floor(X)), "non-negative integers")
+    if X.min() < 0 or not np.array_equal(X, np.floor(X)):
+        _check_values(name, X, (X < 0) | (X != np.floor(X)), "non-negative integers")
+
+
+def _column_moments(X):
+    """Column means and standard deviations in float64, in row blocks.
+
+    ``X.std`` would hold a full float64 copy of ``X - mean``; blocks keep the extra
+    memory to a few megabytes whatever the size of X.
+    """
+    loc = X.mean(axis=0, dtype=np.float64)
+    squares = np.zeros(X.shape[1])
+    rows = max(1, 2**20 // max(1, X.shape[1]))
+    for start in range(0, X.shape[0], rows):
+        centred = X[start : start + rows] - loc
+        squares += np.einsum("ij,ij->j", centred, centred)
+    return loc, np.sqrt(squares / X.shape[0])
 
 
 def register_likelihood(cls):
@@ -266,8 +292,7 @@ class GaussianLikelihood(Likelihood):
     name = "gaussian"
 
     def standardizer(self, X):
-        loc = X.mean(axis=0, dtype=np.float64)
-        scale = X.std(axis=0, dtype=np.float64)
+        loc, scale = _column_moments(X)
         # A column constant in training has no scale of its own: borrow the data's.
         tiny = scale <= 1e-12 * np.maximum(1.0, np.abs(loc))
         fallback = np.median(scale[~tiny]) if np.any(~tiny) else 1.0
@@ -310,14 +335,7 @@ class BernoulliLikelihood(Likelihood):
     name = "bernoulli"
 
     def check_support(self, X):
-        outside = (X < 0) | (X > 1)
-        if np.any(outside):
-            column = int(np.argmax(outside.any(axis=0)))
-            raise ValueError(
-                "likelihood='bernoulli' needs values in [0, 1]; column "
-                f"{column} holds values outside it (min {X[:, column].min():g}, "
-                f"max {X[:, column].max():g})."
-            )
+        _check_interval(self.name, X, 0.0, 1.0, closed=True)
 
     def head(self, n_inputs, n_features):
         return _BernoulliHead(n_inputs, n_features)
@@ -448,7 +466,7 @@ class ContinuousBernoulliLikelihood(Likelihood):
     name = "continuous_bernoulli"
 
     def check_support(self, X):
-        _check_values(self.name, X, (X < 0) | (X > 1), "values in [0, 1]")
+        _check_interval(self.name, X, 0.0, 1.0, closed=True)
 
     def head(self, n_inputs, n_features):
         return _ContinuousBernoulliHead(n_inputs, n_features)
@@ -501,7 +519,7 @@ class BetaLikelihood(Likelihood):
     name = "beta"
 
     def check_support(self, X):
-        _check_values(self.name, X, (X <= 0) | (X >= 1), "values strictly inside (0, 1)")
+        _check_interval(self.name, X, 0.0, 1.0, closed=False)
 
     def head(self, n_inputs, n_features):
         return _BetaHead(n_inputs, n_features, BETA_MIN_PRECISION)

@@ -2,18 +2,30 @@
 
 A prior is a small configuration object whose :meth:`Prior.module` builds a
 ``torch.nn.Module`` (a :class:`PriorModule`) holding any learnable parameters. The
-module's ``forward()`` returns a :class:`torch.distributions.Distribution` with event
-shape ``(n_components,)``, and :meth:`PriorModule.kl` gives KL(q || p) per row: in
-closed form when torch's KL registry knows the pair, by Monte Carlo otherwise.
+module's ``forward(encode)`` returns a :class:`torch.distributions.Distribution` with
+event shape ``(n_components,)``; ``encode`` is the VAE's encoder (x -> q(z|x)), which
+priors defined through the encoder (the VampPrior) use and the others ignore.
+:meth:`PriorModule.kl` gives KL(q || p) per row: in closed form when torch's KL
+registry knows the pair, by Monte Carlo over the given draws otherwise.
 
 Adding a prior means one subclass here, decorated with :func:`register_prior`.
 """
 
 # License: BSD 3 clause
 
+from numbers import Integral
+
 import torch
 from torch import nn
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import (
+    Categorical,
+    Independent,
+    MixtureSameFamily,
+    MultivariateNormal,
+    Normal,
+    kl_divergence,
+)
+from torch.nn import functional as F
 
 #: Registry of prior classes by name, filled by :func:`register_prior`.
 PRIORS = {}
@@ -33,9 +45,8 @@ def register_prior(cls):
 
     Examples
     --------
-    >>> from skvae.priors import PRIORS
-    >>> "normal" in PRIORS
-    True
+    >>> sorted(PRIORS)
+    ['mog', 'normal', 'vamp']
     """
     if not (isinstance(cls, type) and issubclass(cls, Prior)):
         raise TypeError(f"{cls!r} is not a subclass of Prior.")
@@ -70,29 +81,46 @@ def get_prior(spec):
     )
 
 
-class PriorModule(nn.Module):
-    """Base of the prior modules: ``forward()`` returns p(z), :meth:`kl` KL(q || p)."""
+def _as_multivariate(p):
+    """A diagonal Gaussian as a MultivariateNormal, so KL to a full posterior is closed."""
+    if isinstance(p, Independent) and isinstance(p.base_dist, Normal):
+        scale = p.base_dist.scale.expand_as(p.base_dist.loc)
+        return MultivariateNormal(p.base_dist.loc, scale_tril=torch.diag_embed(scale),
+                                  validate_args=False)
+    return None
 
-    def kl(self, posterior, z):
+
+class PriorModule(nn.Module):
+    """Base of the prior modules: ``forward(encode)`` gives p(z), :meth:`kl` KL(q || p)."""
+
+    def kl(self, posterior, z, encode=None):
         """KL(q || p) per row.
 
         Parameters
         ----------
         posterior : torch.distributions.Distribution
             q(z | x), batch shape ``(n,)``.
-        z : torch.Tensor of shape (..., n, n_components)
-            Draws from q, used when no closed form is registered.
+        z : torch.Tensor of shape (n, n_components) or (n_draws, n, n_components)
+            Draws from q, used when no closed form exists.
+        encode : callable or None
+            The encoder, for priors defined through it.
 
         Returns
         -------
         kl : torch.Tensor of shape (n,)
         """
-        prior = self()
+        prior = self(encode)
         try:
             return kl_divergence(posterior, prior)
         except NotImplementedError:
-            kl = posterior.log_prob(z) - prior.log_prob(z)
-            return kl.mean(dim=0) if kl.dim() > 1 else kl
+            full = _as_multivariate(prior) if isinstance(posterior, MultivariateNormal) else None
+            if full is not None:
+                return kl_divergence(posterior, full)
+        kl = posterior.log_prob(z) - prior.log_prob(z)
+        return kl.mean(dim=0) if kl.dim() > 1 else kl
+
+    def init_from(self, generator):
+        """Draw the initial values of random parameters from ``generator`` (CPU)."""
 
 
 class _StandardNormalModule(PriorModule):
@@ -102,7 +130,7 @@ class _StandardNormalModule(PriorModule):
         self.register_buffer("loc", torch.zeros(n_components))
         self.register_buffer("scale", torch.ones(n_components))
 
-    def forward(self):
+    def forward(self, encode=None):
         return Independent(Normal(self.loc, self.scale, validate_args=False), 1)
 
 
@@ -111,12 +139,15 @@ class Prior:
 
     name = None
 
-    def module(self, n_components):
+    def module(self, n_components, n_features):
         """Build the prior's module.
 
         Parameters
         ----------
         n_components : int
+            Latent size.
+        n_features : int
+            Input size (for priors with pseudo-inputs).
 
         Returns
         -------
@@ -125,7 +156,8 @@ class Prior:
         raise NotImplementedError
 
     def __repr__(self):
-        return f"{type(self).__name__}()"
+        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
+        return f"{type(self).__name__}({args})"
 
     def __eq__(self, other):
         return type(self) is type(other) and vars(self) == vars(other)
@@ -140,11 +172,120 @@ class NormalPrior(Prior):
 
     Examples
     --------
-    >>> NormalPrior().module(3)().sample().shape
+    >>> NormalPrior().module(3, 10)().event_shape
     torch.Size([3])
     """
 
     name = "normal"
 
-    def module(self, n_components):
+    def module(self, n_components, n_features):
         return _StandardNormalModule(n_components)
+
+
+def _check_n(value, name):
+    if not isinstance(value, Integral) or value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}.")
+    return int(value)
+
+
+class _MixtureModule(PriorModule):
+    """Learnable mixture of diagonal Gaussians with learnable weights."""
+
+    def __init__(self, n_components, n_clusters):
+        super().__init__()
+        self.locs = nn.Parameter(torch.zeros(n_clusters, n_components))
+        self.raw_scales = nn.Parameter(torch.zeros(n_clusters, n_components))
+        self.logits = nn.Parameter(torch.zeros(n_clusters))
+
+    def init_from(self, generator):
+        # Spread the means so the clusters start apart; equal weights, unit-ish scales.
+        with torch.no_grad():
+            self.locs.normal_(generator=generator)
+
+    def components(self):
+        scales = F.softplus(self.raw_scales) + 1e-3
+        return Independent(Normal(self.locs, scales, validate_args=False), 1)
+
+    def forward(self, encode=None):
+        return MixtureSameFamily(Categorical(logits=self.logits, validate_args=False),
+                                 self.components(), validate_args=False)
+
+    def cluster_log_proba(self, z):
+        """log p(k | z) for each cluster k, shape ``(n, n_clusters)``."""
+        joint = self.components().log_prob(z.unsqueeze(-2)) + F.log_softmax(self.logits, -1)
+        return joint - torch.logsumexp(joint, dim=-1, keepdim=True)
+
+
+@register_prior
+class MixtureOfGaussiansPrior(Prior):
+    """A learnable mixture of ``n_clusters`` diagonal Gaussians (deep clustering).
+
+    With it, :class:`~skvae.VAETransformer` gains ``predict``: the most probable
+    cluster of each row's posterior mean. Its KL to the posterior has no closed form and
+    is estimated by Monte Carlo.
+
+    Parameters
+    ----------
+    n_clusters : int, default=10
+
+    Examples
+    --------
+    >>> MixtureOfGaussiansPrior(n_clusters=3).module(2, 5)().mixture_distribution.logits.shape
+    torch.Size([3])
+    """
+
+    name = "mog"
+
+    def __init__(self, n_clusters=10):
+        self.n_clusters = n_clusters
+
+    def module(self, n_components, n_features):
+        return _MixtureModule(n_components, _check_n(self.n_clusters, "n_clusters"))
+
+
+class _VampModule(PriorModule):
+    """Mixture of the posteriors of learnable pseudo-inputs, equal weights."""
+
+    def __init__(self, n_features, n_pseudo_inputs):
+        super().__init__()
+        self.pseudo_inputs = nn.Parameter(torch.zeros(n_pseudo_inputs, n_features))
+
+    def init_from(self, generator):
+        # Pseudo-inputs live in the standardised data space: start them at N(0, 1) noise.
+        with torch.no_grad():
+            self.pseudo_inputs.normal_(generator=generator)
+
+    def forward(self, encode=None):
+        if encode is None:
+            raise ValueError("The VampPrior needs the encoder.")
+        components = encode(self.pseudo_inputs)
+        logits = torch.zeros(self.pseudo_inputs.shape[0], device=self.pseudo_inputs.device,
+                             dtype=self.pseudo_inputs.dtype)
+        return MixtureSameFamily(Categorical(logits=logits, validate_args=False), components,
+                                 validate_args=False)
+
+
+@register_prior
+class VampPrior(Prior):
+    """The VampPrior (Tomczak and Welling, 2018): p(z) = mean_k q(z | u_k).
+
+    The pseudo-inputs ``u_k`` are learned with the rest of the model. The KL is
+    estimated by Monte Carlo.
+
+    Parameters
+    ----------
+    n_pseudo_inputs : int, default=50
+
+    Examples
+    --------
+    >>> VampPrior(n_pseudo_inputs=5)
+    VampPrior(n_pseudo_inputs=5)
+    """
+
+    name = "vamp"
+
+    def __init__(self, n_pseudo_inputs=50):
+        self.n_pseudo_inputs = n_pseudo_inputs
+
+    def module(self, n_components, n_features):
+        return _VampModule(n_features, _check_n(self.n_pseudo_inputs, "n_pseudo_inputs"))

@@ -1,0 +1,96 @@
+"""Area 2: ``transform`` throughput and single-row latency, against the raw encoder and PCA."""
+
+# License: BSD 3 clause
+
+import numpy as np
+import torch
+from sklearn.decomposition import PCA
+
+from ._harness import Target, compare, fit_vae, interleave, rates
+from .config import HIDDEN_LAYER_SIZES, N_COMPONENTS
+from .data import BINARY_DIGITS, binary_digits
+
+TITLE = "Inference"
+
+#: Rows the models are fitted on; inference speed does not depend on the training.
+FIT_ROWS = 2_048
+
+
+def encoder_forward(module, x):
+    """Posterior means of ``x`` straight through the torch module, no estimator around it.
+
+    Parameters
+    ----------
+    module : skvae._module.VAEModule
+    x : torch.Tensor of shape (n_samples, n_features)
+        Already standardised, in the module's dtype and on its device.
+
+    Returns
+    -------
+    mean : torch.Tensor of shape (n_samples, n_components)
+    """
+    with torch.no_grad():
+        return module.encode(x).mean
+
+
+def run(settings, device):
+    """Batch ``transform`` rows/s and single-row ``transform`` latency.
+
+    Parameters
+    ----------
+    settings : benchmarks.config.Settings
+    device : torch.device
+
+    Returns
+    -------
+    area : dict
+        ``title``, ``description``, ``rows`` and ``notes``.
+    """
+    X = binary_digits(settings.inference_rows)
+    X32 = X.astype(np.float32)
+    vae = fit_vae(X[:FIT_ROWS], likelihood="bernoulli", hidden_layer_sizes=HIDDEN_LAYER_SIZES,
+                  n_components=N_COMPONENTS, batch_size=256, max_iter=1, device=device)
+    pca = PCA(N_COMPONENTS, random_state=0).fit(X[:FIT_ROWS])
+    module = vae.module_.eval()
+    # The Bernoulli likelihood does not standardise, so X is what the module sees.
+    x_device = torch.as_tensor(X32, device=device)
+
+    batch = interleave({
+        "float64": lambda: vae.transform(X),
+        "float32": lambda: vae.transform(X32),
+        "encoder": lambda: encoder_forward(module, x_device),
+        "pca": lambda: pca.transform(X),
+    }, repeats=settings.repeats, device=device)
+    speed = {name: rates(len(X), t.seconds) for name, t in batch.items()}
+
+    x1 = np.ascontiguousarray(X[:1])
+    single = interleave({"skvae": lambda: vae.transform(x1), "pca": lambda: pca.transform(x1)},
+                        repeats=settings.latency_calls, device=device, warmup=5)
+    latency = {name: [1e6 * s for s in t.seconds] for name, t in single.items()}
+
+    n = len(X)
+    rows = [
+        compare(f"transform {n} rows, float64 in, vs raw encoder forward", "rows/s",
+                speed["float64"], speed["encoder"], other_label="encoder forward, float32 tensor",
+                target=Target(">=", 0.9)),
+        compare(f"transform {n} rows, float32 in, vs raw encoder forward", "rows/s",
+                speed["float32"], speed["encoder"], other_label="encoder forward, float32 tensor",
+                target=Target(">=", 0.9)),
+        compare(f"transform {n} rows, float64 in, vs PCA.transform", "rows/s",
+                speed["float64"], speed["pca"], other_label="PCA(32).transform, float64"),
+        compare("single-row transform latency vs PCA.transform (lower is better)", "us",
+                latency["skvae"], latency["pca"], other_label="PCA(32).transform, 1 row",
+                target=Target("<=", 1.0)),
+    ]
+    return {
+        "title": TITLE,
+        "description": (
+            f"{device.type}; the {X.shape[1]}-{'-'.join(map(str, HIDDEN_LAYER_SIZES))}-"
+            f"{N_COMPONENTS} Bernoulli VAE of area 1 (fitted 1 epoch on {FIT_ROWS} rows) and "
+            f"PCA({N_COMPONENTS}); data: {BINARY_DIGITS}. The raw forward gets a float32 "
+            "tensor prepared beforehand; latency is the median of "
+            f"{settings.latency_calls} single-row calls per side on a float64 row."
+        ),
+        "rows": rows,
+        "notes": [],
+    }

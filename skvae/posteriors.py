@@ -1,0 +1,195 @@
+"""Posteriors q(z | x): the encoder's output distribution.
+
+A posterior is a configuration object whose :meth:`Posterior.head` builds a module that
+maps the last encoder layer to a Gaussian over z, plus the reparameterisation
+``z = mean + L @ noise`` for standard-normal ``noise``, so every estimate of the ELBO can
+use fixed, shared noise (deterministic scores) or fresh noise (training).
+
+Adding a posterior means one subclass here, decorated with :func:`register_posterior`.
+"""
+
+# License: BSD 3 clause
+
+import torch
+from torch import nn
+from torch.distributions import Independent, MultivariateNormal, Normal
+from torch.nn import functional as F
+
+#: Registry of posterior classes by name, filled by :func:`register_posterior`.
+POSTERIORS = {}
+
+#: Smallest posterior standard deviation (diagonal of the Cholesky factor).
+MIN_POSTERIOR_SCALE = 1e-6
+
+
+def register_posterior(cls):
+    """Class decorator that adds a :class:`Posterior` subclass to :data:`POSTERIORS`.
+
+    Parameters
+    ----------
+    cls : type
+
+    Returns
+    -------
+    cls : type
+
+    Examples
+    --------
+    >>> sorted(POSTERIORS)
+    ['diagonal', 'full']
+    """
+    if not (isinstance(cls, type) and issubclass(cls, Posterior)):
+        raise TypeError(f"{cls!r} is not a subclass of Posterior.")
+    if cls.name in POSTERIORS:
+        raise ValueError(f"A posterior named {cls.name!r} is already registered.")
+    POSTERIORS[cls.name] = cls
+    return cls
+
+
+def get_posterior(spec):
+    """Return a :class:`Posterior` instance for a registry name or an instance.
+
+    Parameters
+    ----------
+    spec : str or Posterior
+
+    Returns
+    -------
+    posterior : Posterior
+
+    Examples
+    --------
+    >>> get_posterior("full")
+    FullPosterior()
+    """
+    if isinstance(spec, Posterior):
+        return spec
+    if isinstance(spec, str) and spec in POSTERIORS:
+        return POSTERIORS[spec]()
+    raise ValueError(
+        f"Unknown posterior {spec!r}; choose one of {sorted(POSTERIORS)} or pass a "
+        "Posterior instance."
+    )
+
+
+class Posterior:
+    """Base class of the posteriors; subclasses set ``name`` and override :meth:`head`."""
+
+    name = None
+
+    def head(self, n_inputs, n_components):
+        """Build the module mapping encoder features to q(z | x).
+
+        Parameters
+        ----------
+        n_inputs : int
+        n_components : int
+
+        Returns
+        -------
+        head : PosteriorHead
+        """
+        raise NotImplementedError
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+    def __eq__(self, other):
+        return type(self) is type(other) and vars(self) == vars(other)
+
+    def __hash__(self):
+        return hash(type(self))
+
+
+class PosteriorHead(nn.Module):
+    """Base of the posterior heads: ``forward(h)`` gives q, :meth:`reparameterise` z."""
+
+    def reparameterise(self, q, noise):
+        """Draws ``z = mean + L @ noise`` of q from standard-normal ``noise``.
+
+        Parameters
+        ----------
+        q : torch.distributions.Distribution
+            Batch shape ``(n,)``.
+        noise : torch.Tensor of shape (..., n or 1, n_components)
+
+        Returns
+        -------
+        z : torch.Tensor of shape (..., n, n_components)
+        """
+        raise NotImplementedError
+
+
+class _DiagonalHead(PosteriorHead):
+    def __init__(self, n_inputs, n_components):
+        super().__init__()
+        self.linear = nn.Linear(n_inputs, 2 * n_components)
+
+    def forward(self, h):
+        loc, raw_scale = self.linear(h).chunk(2, dim=-1)
+        scale = F.softplus(raw_scale) + MIN_POSTERIOR_SCALE
+        return Independent(Normal(loc, scale, validate_args=False), 1)
+
+    def reparameterise(self, q, noise):
+        return q.base_dist.loc + q.base_dist.scale * noise
+
+
+@register_posterior
+class DiagonalPosterior(Posterior):
+    """Gaussian with a diagonal covariance: the usual VAE encoder.
+
+    Examples
+    --------
+    >>> import torch
+    >>> head = DiagonalPosterior().head(5, 2)
+    >>> head(torch.zeros(3, 5)).event_shape
+    torch.Size([2])
+    """
+
+    name = "diagonal"
+
+    def head(self, n_inputs, n_components):
+        return _DiagonalHead(n_inputs, n_components)
+
+
+class _FullHead(PosteriorHead):
+    def __init__(self, n_inputs, n_components):
+        super().__init__()
+        self.n_components = n_components
+        self.n_tril = n_components * (n_components - 1) // 2
+        self.linear = nn.Linear(n_inputs, 2 * n_components + self.n_tril)
+        self.register_buffer("rows", torch.tril_indices(n_components, n_components, -1)[0])
+        self.register_buffer("cols", torch.tril_indices(n_components, n_components, -1)[1])
+
+    def forward(self, h):
+        k = self.n_components
+        out = self.linear(h)
+        loc, raw_diag, off = out[..., :k], out[..., k : 2 * k], out[..., 2 * k :]
+        # Positive diagonal makes the Cholesky factor valid for any encoder output.
+        tril = torch.diag_embed(F.softplus(raw_diag) + MIN_POSTERIOR_SCALE)
+        tril[..., self.rows, self.cols] = off
+        return MultivariateNormal(loc, scale_tril=tril, validate_args=False)
+
+    def reparameterise(self, q, noise):
+        return q.loc + (q.scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
+
+
+@register_posterior
+class FullPosterior(Posterior):
+    """Gaussian with a full covariance through a Cholesky factor ``L``: ``z = mu + L eps``.
+
+    It can follow correlations between latent dimensions given x, which a diagonal
+    posterior cannot; its KL to a normal prior is still in closed form.
+
+    Examples
+    --------
+    >>> import torch
+    >>> q = FullPosterior().head(5, 3)(torch.zeros(2, 5))
+    >>> tuple(q.scale_tril.shape)
+    (2, 3, 3)
+    """
+
+    name = "full"
+
+    def head(self, n_inputs, n_components):
+        return _FullHead(n_inputs, n_components)
