@@ -4,7 +4,15 @@
 
 from ._base import InconsistentVersionWarning
 from ._generator import VAEGenerator
+from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._version import __version__
 
-__all__ = ["InconsistentVersionWarning", "VAEGenerator", "VAETransformer", "__version__"]
+__all__ = [
+    "InconsistentVersionWarning",
+    "VAEGenerator",
+    "VAETransformer",
+    "__version__",
+    "load",
+    "save",
+]

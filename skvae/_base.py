@@ -41,8 +41,6 @@ _IWAE_BLOCK = 128
 #: Variance of a latent's posterior mean across rows above which it counts as active.
 ACTIVE_UNIT_THRESHOLD = 0.01
 
-#: Rows used to measure latent activity after a fit.
-_ACTIVITY_ROWS = 2048
 
 #: Elements standardised at once on the host (a few MB of temporaries).
 _BLOCK_ELEMENTS = 2**19
@@ -406,9 +404,17 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return float(self.beta) * (epoch + 1) / (self.kl_warmup + 1)
         return float(self.beta)
 
-    def _objective(self, module, batch, noise, kl_weight):
-        """Mean training loss of a batch: -(log-likelihood - kl_weight * KL)."""
-        log_lik, kl = module.elbo_terms(batch, noise)
+    def _objective(self, module, batch, noise, kl_weight, activity):
+        """Mean training loss of a batch: -(log-likelihood - kl_weight * KL).
+
+        Also adds the batch's posterior means to ``activity`` (sum, sum of squares,
+        count), from which the active latent units are counted after training.
+        """
+        log_lik, kl, q = module.elbo_terms(batch, noise)
+        mean = q.mean.detach()
+        activity[0] += mean.sum(dim=0)
+        activity[1] += (mean * mean).sum(dim=0)
+        activity[2] += mean.shape[0]
         kl = kl.mean()
         if self.free_bits:
             # Free bits on the total KL: below the floor, the KL is not pushed down,
@@ -419,14 +425,16 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _train(self, module, optimizer, X_train, X_val, generator, incremental):
         start_epoch = self.n_iter_
         schedule = {"kl_weight": self._kl_weight(start_epoch)}
+        activity = self._activity = [0.0, 0.0, 0]
 
         def on_epoch(epoch):
             schedule["kl_weight"] = self._kl_weight(start_epoch + epoch)
+            activity[:] = [0.0, 0.0, 0]  # keep the statistics of the last epoch only
 
         def step(batch):
             noise = torch.randn(batch.shape[0], self.n_components, generator=generator,
                                 device=batch.device)
-            loss = self._objective(module, batch, noise, schedule["kl_weight"])
+            loss = self._objective(module, batch, noise, schedule["kl_weight"], activity)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -461,7 +469,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self._n_features_out = self.n_components
         self.converged_ = result.converged
         self._module64 = self._make_float64_twin()
-        self.n_active_components_ = int(np.sum(self._latent_variance(X) > ACTIVE_UNIT_THRESHOLD))
+        self.n_active_components_ = self._count_active(X)
         if self.early_stopping:
             self.validation_scores_ = self.validation_scores_ + result.validation_scores
             self.best_validation_score_ = max(self.validation_scores_)
@@ -484,9 +492,26 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def _validate_X(self, X):
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        if not self._is_plain_valid_array(X):
+            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
         self.likelihood_.check_support(X)
         return X
+
+    def _is_plain_valid_array(self, X):
+        """True for a finite float ndarray of the fitted width and no fitted column names.
+
+        Such input passes ``validate_data`` unchanged, so it skips it: validation costs
+        more than encoding a single row (the single-row latency path).
+        """
+        return (
+            type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and bool(np.isfinite(X).all())
+        )
 
     def _module_in(self, dtype):
         """The fitted module for inference in ``dtype``: ``module_`` or its float64 twin."""
@@ -535,17 +560,20 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
         X = self._validate_X(X)
-        return self._map_rows(X, lambda m, x: m.encode(x).mean, self.n_components, X.dtype)
+        return self._map_rows(X, lambda m, x: m.encode_mean(x), self.n_components, X.dtype)
 
-    def _latent_variance(self, X):
-        """Variance across rows of each latent's posterior mean (activity of a unit).
+    def _count_active(self, X):
+        """Latent units whose posterior mean varies across rows (Burda et al., 2016).
 
-        Estimated on at most :data:`_ACTIVITY_ROWS` evenly spaced rows: enough for a
-        threshold test, and it keeps ``fit`` from paying a second pass over large data.
+        The variance comes from the posterior means seen during the last epoch, so fit
+        pays no extra pass over the data.
         """
-        X = X[:: max(1, X.shape[0] // _ACTIVITY_ROWS)]
-        Z = self._map_rows(X, lambda m, x: m.encode(x).mean, self.n_components, np.float32)
-        return Z.var(axis=0, dtype=np.float64)
+        total, squares, count = self.__dict__.pop("_activity")
+        if not count:
+            return 0
+        mean = total / count
+        variance = (squares / count - mean * mean).cpu().numpy()
+        return int(np.sum(variance > ACTIVE_UNIT_THRESHOLD))
 
     def inverse_transform(self, X):
         """Decode latent rows to the mean of p(x | z), in the units of the training data.

@@ -104,6 +104,10 @@ class VAEModule(nn.Module):
         """Posterior q(z | x, c) with batch shape ``(n,)``."""
         return self.posterior(self.encoder(_with_condition(x, c)))
 
+    def encode_mean(self, x, c=None):
+        """Posterior mean E[z | x, c], without building the distribution."""
+        return self.posterior.location(self.encoder(_with_condition(x, c)))
+
     def _encode_unconditional(self, x):
         # The VampPrior's pseudo-inputs carry no condition: encode them with c = 0.
         c = None if not self.n_conditions else x.new_zeros(x.shape[0], self.n_conditions)
@@ -133,17 +137,17 @@ class VAEModule(nn.Module):
         -------
         elbo : torch.Tensor of shape (n,)
         """
-        log_lik, kl = self.elbo_terms(x, noise, c)
+        log_lik, kl, _ = self.elbo_terms(x, noise, c)
         return log_lik - beta * kl
 
     def elbo_terms(self, x, noise, c=None):
-        """``(E_q[log p(x|z)], KL(q || p))`` per row; see :meth:`elbo`."""
+        """``(E_q[log p(x|z)], KL(q || p), q)``, the terms per row; see :meth:`elbo`."""
         q = self.encode(x, c)
         z = self.posterior.reparameterise(q, noise)
         log_lik = self.decode(z, c).log_prob(x)
         if log_lik.dim() > 1:
             log_lik = log_lik.mean(dim=0)
-        return log_lik, self.prior.kl(q, z, self._encode_unconditional)
+        return log_lik, self.prior.kl(q, z, self._encode_unconditional), q
 
     def log_weights(self, x, noise, c=None):
         """Importance weights ``log p(x, z_k) - log q(z_k | x)``, shape ``(n_draws, n)``.

@@ -104,6 +104,10 @@ class Posterior:
 class PosteriorHead(nn.Module):
     """Base of the posterior heads: ``forward(h)`` gives q, :meth:`reparameterise` z."""
 
+    def location(self, h):
+        """The posterior mean alone, without building the distribution (fast path)."""
+        return self(h).mean
+
     def reparameterise(self, q, noise):
         """Draws ``z = mean + L @ noise`` of q from standard-normal ``noise``.
 
@@ -132,6 +136,9 @@ class _DiagonalHead(PosteriorHead):
 
     def reparameterise(self, q, noise):
         return q.base_dist.loc + q.base_dist.scale * noise
+
+    def location(self, h):
+        return self.linear(h)[..., : self.linear.out_features // 2]
 
 
 @register_posterior
@@ -172,6 +179,9 @@ class _FullHead(PosteriorHead):
 
     def reparameterise(self, q, noise):
         return q.loc + (q.scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
+
+    def location(self, h):
+        return self.linear(h)[..., : self.n_components]
 
 
 @register_posterior

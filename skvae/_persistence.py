@@ -1,0 +1,782 @@
+"""Safe persistence: a model file that executes no code when it is loaded.
+
+A ``.skvae`` file is a zip archive with two members:
+
+``skvae.json``
+    The header: format name and version, the skvae (and, for information, torch,
+    scikit-learn and numpy) versions that wrote it, the estimator's class, its
+    parameters, its fitted attributes, and a manifest of the tensors (name, dtype,
+    shape).
+``tensors.safetensors`` (or ``tensors.pt`` when safetensors is not installed)
+    Every array of the model: the torch module's weights and buffers, the optimiser
+    state and the numeric numpy arrays (standardisation, RNG state). The safetensors
+    format is plain bytes plus a JSON index; the fallback is a ``torch.save`` of a flat
+    dict of tensors, read back with ``torch.load(weights_only=True)``.
+
+Values are written by type, not by a hand-kept list of attribute names: every item of
+the estimator's ``__dict__`` is classified (JSON scalar, list, tuple, dict, numpy array
+or scalar, tensor, torch device, numpy ``RandomState``, a likelihood/prior/posterior
+from its registry, the torch module) and an item of any other type makes :func:`save`
+raise a ValueError naming it. On load nothing is unpickled: the estimator is built
+from its class (an allow-list) and parameters, the module by the estimator's own
+``_build_module`` and ``load_state_dict(strict=True)``, and any inconsistency is a
+ValueError that says what is wrong.
+"""
+
+# License: BSD 3 clause
+
+import inspect
+import io
+import json
+import math
+import os
+import secrets
+import warnings
+import zipfile
+
+import numpy as np
+import sklearn
+import torch
+
+from ._base import InconsistentVersionWarning
+from ._generator import VAEGenerator
+from ._transformer import VAETransformer
+from ._version import __version__
+from .likelihoods import LIKELIHOODS, Likelihood
+from .priors import PRIORS, Prior
+
+try:  # posteriors came after the first release of the format's code
+    from .posteriors import POSTERIORS, Posterior
+except ImportError:  # pragma: no cover
+    POSTERIORS, Posterior = None, None
+
+__all__ = ["FORMAT_VERSION", "load", "save"]
+
+#: Name written in every header; a file without it is not an skvae model.
+FORMAT_NAME = "skvae-model"
+
+#: Version of the file layout. :func:`load` reads this version and older ones and
+#: refuses newer ones.
+FORMAT_VERSION = 1
+
+_HEADER = "skvae.json"
+_SAFETENSORS = "tensors.safetensors"
+_TORCH = "tensors.pt"
+_WEIGHT_FILES = {"safetensors": _SAFETENSORS, "torch": _TORCH}
+
+#: Largest header accepted, in bytes (a guard against a decompression bomb).
+_MAX_HEADER_BYTES = 64 * 2**20
+
+#: Largest expansion accepted for a compressed member (skvae writes them uncompressed;
+#: tensors compress by 10x at most), so a small file cannot claim gigabytes.
+_MAX_COMPRESSION_RATIO = 100
+
+#: The classes a file may name; nothing else is ever built by :func:`load`.
+_CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator)}
+
+#: Swappable parts: instances are stored by registry name.
+_PARTS = {"likelihood": (Likelihood, LIKELIHOODS), "prior": (Prior, PRIORS)}
+if POSTERIORS is not None:
+    _PARTS["posterior"] = (Posterior, POSTERIORS)
+
+#: Tensor dtypes stored as they are.
+_TENSOR_DTYPES = {
+    name: getattr(torch, name)
+    for name in ("float16", "bfloat16", "float32", "float64", "int8", "int16", "int32",
+                 "int64", "uint8", "bool")
+}
+
+#: numpy dtypes of arrays stored as tensors; the unsigned ones wider than a byte are
+#: widened to int64 in the file (torch's support for them is partial) and narrowed back.
+_ARRAY_DTYPES = {"float16", "float32", "float64", "int8", "int16", "int32", "int64",
+                 "uint8", "uint16", "uint32", "bool"}
+_WIDENED = {"uint16", "uint32"}
+
+#: numpy scalar dtypes stored as JSON numbers (exactly: float32 and float16 are
+#: exact in a float64, integers are unbounded in JSON).
+_SCALAR_DTYPES = _ARRAY_DTYPES | {"uint64"}
+
+
+def _import_safetensors():
+    """``safetensors.torch``, or None when the package is not installed."""
+    try:
+        import safetensors.torch
+    except ImportError:
+        return None
+    return safetensors.torch
+
+
+# ------------------------------------------------------------------------- encoding
+class _Encoder:
+    """Turns a value into JSON, collecting its tensors in ``self.tensors``."""
+
+    def __init__(self):
+        self.tensors = {}
+
+    def _add_tensor(self, path, tensor):
+        key = path
+        n = 1
+        while key in self.tensors:
+            n += 1
+            key = f"{path}#{n}"
+        # A clone: contiguous, on the CPU, sharing memory with nothing (safetensors
+        # refuses tensors that share storage).
+        self.tensors[key] = tensor.detach().to("cpu", copy=True).contiguous()
+        return key
+
+    def encode(self, value, path):
+        if value is None or type(value) in (bool, int, str):
+            return value
+        if type(value) is float:
+            if math.isfinite(value):
+                return value
+            return {"type": "float", "value": repr(value)}
+        if type(value) is list:
+            return [self.encode(v, f"{path}/{i}") for i, v in enumerate(value)]
+        if type(value) is tuple:
+            return {"type": "tuple", "items": [self.encode(v, f"{path}/{i}")
+                                               for i, v in enumerate(value)]}
+        if type(value) is dict:
+            items = []
+            for k, v in value.items():
+                if not (k is None or type(k) in (bool, int, str)):
+                    raise self._unsupported(path, k, "dictionary key")
+                items.append([k, self.encode(v, f"{path}/{k}")])
+            return {"type": "dict", "items": items}
+        if isinstance(value, np.generic):
+            return self._encode_numpy_scalar(value, path)
+        if type(value) is np.ndarray:
+            return self._encode_array(value, path)
+        if type(value) is torch.Tensor:
+            if value.layout != torch.strided or _dtype_name(value.dtype) not in _TENSOR_DTYPES:
+                raise self._unsupported(path, value, f"tensor ({value.dtype}, {value.layout})")
+            value = value.resolve_conj().resolve_neg()
+            return {"type": "tensor", "tensor": self._add_tensor(path, value)}
+        if type(value) is torch.device:
+            return {"type": "device", "value": str(value)}
+        if type(value) is np.random.RandomState:
+            return {"type": "random_state", "state": self.encode(value.get_state(), path)}
+        for kind, (base, registry) in _PARTS.items():
+            if isinstance(value, base):
+                return _encode_part(kind, registry, value, path, self)
+        raise self._unsupported(path, value)
+
+    def _encode_numpy_scalar(self, value, path):
+        if value.dtype.name not in _SCALAR_DTYPES:
+            raise self._unsupported(path, value)
+        return {"type": "numpy_scalar", "dtype": value.dtype.name,
+                "value": self.encode(value.item(), path)}
+
+    def _encode_array(self, value, path):
+        kind = value.dtype.kind
+        if value.dtype.name in _ARRAY_DTYPES:
+            stored = value.astype(np.int64) if value.dtype.name in _WIDENED else value
+            stored = np.ascontiguousarray(stored, dtype=stored.dtype.newbyteorder("="))
+            key = self._add_tensor(path, torch.from_numpy(stored))
+            return {"type": "ndarray", "dtype": value.dtype.name, "tensor": key}
+        if kind == "U":
+            return {"type": "ndarray_str", "dtype": value.dtype.str.replace(">", "<"),
+                    "shape": list(value.shape), "values": value.ravel().tolist()}
+        if kind == "O":
+            values = []
+            for i, v in enumerate(value.ravel()):
+                if not (v is None or type(v) in (bool, int, float, str)):
+                    raise self._unsupported(f"{path}[{i}]", v, "object array element")
+                values.append(self.encode(v, path))
+            return {"type": "ndarray_object", "shape": list(value.shape), "values": values}
+        raise self._unsupported(path, value, f"array of dtype {value.dtype}")
+
+    @staticmethod
+    def _unsupported(path, value, what=None):
+        what = what or f"value of type {type(value).__module__}.{type(value).__qualname__}"
+        return ValueError(
+            f"Cannot save {path!r}: a {what} has no safe representation in the skvae "
+            "format (JSON values, numpy arrays, tensors, torch devices, RandomState, "
+            "registered likelihoods/priors/posteriors). Use pickle or joblib for this "
+            "model, or store the attribute in a supported type."
+        )
+
+
+def _dtype_name(dtype):
+    return str(dtype).removeprefix("torch.")
+
+
+def _encode_part(kind, registry, value, path, encoder):
+    """A registered part as its registry name plus its constructor arguments."""
+    name = getattr(value, "name", None)
+    if not (isinstance(name, str) and registry.get(name) is type(value)):
+        raise ValueError(
+            f"Cannot save {path!r}: {value!r} is not a registered {kind} "
+            f"({sorted(registry)}). The safe format stores {kind}s by registry name; "
+            f"register the class with register_{kind} or save with pickle/joblib."
+        )
+    config = dict(vars(value))
+    # The configuration must be constructor arguments that rebuild an equal part.
+    try:
+        rebuilt = type(value)(**config)
+        same = rebuilt == value and vars(rebuilt) == config
+    except Exception:
+        same = False
+    if not same:
+        raise ValueError(
+            f"Cannot save {path!r}: the {kind} {value!r} holds state {sorted(config)} "
+            f"that {type(value).__name__}(**state) does not rebuild, which the safe "
+            f"format cannot store; keep a {kind}'s attributes equal to its constructor "
+            "arguments, or save with pickle/joblib."
+        )
+    node = {"type": "part", "kind": kind, "name": name}
+    if config:
+        node["config"] = {k: encoder.encode(v, f"{path}/{k}") for k, v in config.items()}
+    return node
+
+
+# ------------------------------------------------------------------------- decoding
+class _Decoder:
+    """Turns header JSON back into values, taking tensors from ``tensors``."""
+
+    def __init__(self, tensors):
+        self.tensors = tensors
+        self.used = set()
+
+    def tensor(self, key):
+        if type(key) is not str or key not in self.tensors:
+            raise ValueError(f"the header refers to a tensor {key!r} that the file lacks")
+        if key in self.used:
+            raise ValueError(f"the tensor {key!r} is referred to twice")
+        self.used.add(key)
+        return self.tensors[key]
+
+    def decode(self, node):
+        if node is None or type(node) in (bool, int, float, str):
+            return node
+        if type(node) is list:
+            return [self.decode(v) for v in node]
+        if type(node) is not dict:
+            raise ValueError(f"unexpected JSON value {node!r}")
+        kind = node.get("type")
+        method = getattr(self, f"_decode_{kind}", None) if type(kind) is str else None
+        if method is None:
+            raise ValueError(f"unknown value type {kind!r}")
+        return method(node)
+
+    def _decode_float(self, node):
+        value = node["value"]
+        if value not in ("nan", "inf", "-inf"):
+            raise ValueError(f"bad float {value!r}")
+        return float(value)
+
+    def _decode_tuple(self, node):
+        return tuple(self.decode(v) for v in _list(node["items"]))
+
+    def _decode_dict(self, node):
+        out = {}
+        for item in _list(node["items"]):
+            key, value = _list(item)
+            if not (key is None or type(key) in (bool, int, str)):
+                raise ValueError(f"bad dictionary key {key!r}")
+            out[key] = self.decode(value)
+        return out
+
+    def _decode_numpy_scalar(self, node):
+        dtype = np.dtype(_choice(node["dtype"], _SCALAR_DTYPES))
+        value = self.decode(node["value"])
+        if type(value) not in (bool, int, float):
+            raise ValueError(f"bad numpy scalar {value!r}")
+        return dtype.type(value)
+
+    def _decode_ndarray(self, node):
+        name = _choice(node["dtype"], _ARRAY_DTYPES)
+        array = self.tensor(node["tensor"]).numpy()
+        expected = "int64" if name in _WIDENED else name
+        if array.dtype.name != expected:
+            raise ValueError(f"tensor {node['tensor']!r} holds {array.dtype}, not {expected}")
+        if name in _WIDENED:
+            info = np.iinfo(name)
+            if array.size and (array.min() < info.min or array.max() > info.max):
+                raise ValueError(f"tensor {node['tensor']!r} holds values outside {name}")
+            array = array.astype(name)
+        return array
+
+    def _decode_ndarray_str(self, node):
+        dtype = np.dtype(node["dtype"])
+        if dtype.kind != "U":
+            raise ValueError(f"bad string dtype {node['dtype']!r}")
+        values = _list(node["values"])
+        if not all(type(v) is str for v in values):
+            raise ValueError("a string array holds non-strings")
+        return np.array(values, dtype=dtype).reshape(_shape(node["shape"], len(values)))
+
+    def _decode_ndarray_object(self, node):
+        values = [self.decode(v) for v in _list(node["values"])]
+        if not all(v is None or type(v) in (bool, int, float, str) for v in values):
+            raise ValueError("an object array holds a non-scalar")
+        out = np.empty(len(values), dtype=object)
+        out[:] = values
+        return out.reshape(_shape(node["shape"], len(values)))
+
+    def _decode_tensor(self, node):
+        return self.tensor(node["tensor"])
+
+    def _decode_device(self, node):
+        value = node["value"]
+        if type(value) is not str:
+            raise ValueError(f"bad device {value!r}")
+        return torch.device(value)
+
+    def _decode_random_state(self, node):
+        state = self.decode(node["state"])
+        rng = np.random.RandomState()
+        rng.set_state(state)
+        return rng
+
+    def _decode_part(self, node):
+        kind = _choice(node["kind"], set(_PARTS))
+        registry = _PARTS[kind][1]
+        name = node["name"]
+        if type(name) is not str or name not in registry:
+            raise ValueError(
+                f"unknown {kind} {name!r}; this skvae knows {sorted(registry)}"
+            )
+        config = node.get("config", {})
+        if type(config) is not dict or not all(type(k) is str for k in config):
+            raise ValueError(f"bad configuration of {kind} {name!r}")
+        # A registered class, called with decoded JSON values only.
+        return registry[name](**{k: self.decode(v) for k, v in config.items()})
+
+    def _decode_module(self, node):
+        raise ValueError("a torch module may only be a top-level attribute")
+
+
+def _list(value):
+    if type(value) is not list:
+        raise ValueError(f"expected a JSON list, got {value!r}")
+    return value
+
+
+def _choice(value, allowed):
+    if type(value) is not str or value not in allowed:
+        raise ValueError(f"{value!r} is not one of {sorted(allowed)}")
+    return value
+
+
+def _shape(shape, size):
+    shape = tuple(_list(shape))
+    if not all(type(n) is int and n >= 0 for n in shape) or math.prod(shape) != size:
+        raise ValueError(f"bad shape {list(shape)} for {size} values")
+    return shape
+
+
+# --------------------------------------------------------------------------- module
+def _module_arguments(estimator):
+    """Arguments of ``estimator._build_module`` from its fitted attributes.
+
+    ``n_features`` is ``n_features_in_``, ``seed`` is irrelevant (the weights are
+    overwritten) and every other argument ``name`` is the fitted ``name_`` (the
+    likelihood, prior, posterior actually used).
+    """
+    arguments = {}
+    for name in inspect.signature(estimator._build_module).parameters:
+        if name == "n_features":
+            arguments[name] = estimator.n_features_in_
+        elif name == "seed":
+            arguments[name] = 0
+        elif hasattr(estimator, f"{name}_"):
+            arguments[name] = getattr(estimator, f"{name}_")
+        else:
+            raise ValueError(
+                f"cannot rebuild module_: {type(estimator).__name__}._build_module takes "
+                f"{name!r} and the estimator has no fitted attribute {name}_"
+            )
+    return arguments
+
+
+def _build_module(estimator):
+    return estimator._build_module(**_module_arguments(estimator))
+
+
+def _tensor_signature(tensors):
+    return {k: (_dtype_name(v.dtype), tuple(v.shape)) for k, v in tensors.items()}
+
+
+# ------------------------------------------------------------------------------ save
+def save(estimator, path):
+    """Save a VAETransformer or VAEGenerator to a file that loads without running code.
+
+    The file is a zip archive holding a JSON header (class, parameters, fitted
+    attributes, versions) and the tensors in the safetensors format (or, when the
+    ``safetensors`` package is not installed, a plain ``torch.save`` of a flat dict of
+    tensors, which :func:`load` reads with ``torch.load(weights_only=True)``). Tensors
+    are stored on the CPU: a model fitted on a GPU loads on a CPU-only machine.
+
+    Parameters
+    ----------
+    estimator : VAETransformer or VAEGenerator
+        Fitted or not. Its likelihood, prior and posterior must be registry names or
+        instances of registered classes whose attributes are their constructor
+        arguments (e.g. ``VampPrior(n_pseudo_inputs=20)``), in the types listed below.
+    path : str or path-like or binary file object
+        Where to write; ``.skvae`` is the customary extension. A path is written
+        atomically (a temporary file in the same folder, then renamed).
+
+    Raises
+    ------
+    ValueError
+        When the estimator is not one of the supported classes, uses an unregistered
+        likelihood/prior/posterior or one with state its constructor does not take, or
+        holds an attribute of a type the format cannot store (the message names it).
+        The storable types: None, bool, int, float, str, list, tuple, dict (with None,
+        bool, int or str keys), numpy arrays (numeric, bool, str; object arrays of
+        those scalars), numpy scalars, tensors, torch devices, ``RandomState``, the
+        parts above, and the torch module ``module_``.
+
+    See Also
+    --------
+    load : Read the file back.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from skvae import VAETransformer
+    >>> from skvae._persistence import load, save
+    >>> X = np.random.RandomState(0).normal(size=(40, 3))
+    >>> vae = VAETransformer(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = os.path.join(folder, "model.skvae")
+    ...     save(vae, path)
+    ...     loaded = load(path)
+    >>> bool((loaded.transform(X) == vae.transform(X)).all())
+    True
+    """
+    cls = type(estimator)
+    if _CLASSES.get(cls.__name__) is not cls:
+        raise ValueError(
+            f"save supports {sorted(_CLASSES)}, not {cls.__module__}.{cls.__qualname__}; "
+            "use pickle or joblib for other estimators."
+        )
+    params = estimator.get_params(deep=False)
+    # The estimator's own pickling state: what it considers worth keeping, with the
+    # tensors on the CPU and caches (rebuilt by __setstate__ on load) left out.
+    state = estimator.__getstate__()
+    state.pop("_skvae_version", None)  # the header records the version
+    encoder = _Encoder()
+    header_params = {name: encoder.encode(value, name) for name, value in params.items()}
+    attributes = {}
+    for name, value in state.items():
+        if name in params:
+            continue
+        _check_attribute_name(cls, name)
+        if isinstance(value, torch.nn.Module):
+            attributes[name] = _encode_module(estimator, name, value, encoder)
+        else:
+            attributes[name] = encoder.encode(value, name)
+
+    safetensors = _import_safetensors()
+    weights_format = "torch" if safetensors is None else "safetensors"
+    if safetensors is None:
+        buffer = io.BytesIO()
+        torch.save(encoder.tensors, buffer)
+        weights = buffer.getvalue()
+    else:
+        weights = safetensors.save(encoder.tensors)
+    header = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "skvae_version": __version__,
+        "written_with": {"torch": torch.__version__, "scikit-learn": sklearn.__version__,
+                         "numpy": np.__version__},
+        "class": cls.__name__,
+        "params": header_params,
+        "attributes": attributes,
+        "tensors": {
+            "format": weights_format,
+            "manifest": {k: {"dtype": d, "shape": list(s)}
+                         for k, (d, s) in _tensor_signature(encoder.tensors).items()},
+        },
+    }
+    text = json.dumps(header, indent=1, allow_nan=False).encode("utf-8")
+    _write_zip(path, {_HEADER: text, _WEIGHT_FILES[weights_format]: weights})
+
+
+def _check_attribute_name(cls, name):
+    if type(name) is not str or not name.isidentifier() or name.startswith("__") \
+            or hasattr(cls, name):
+        raise ValueError(f"attribute name {name!r} is not allowed (it is not a plain "
+                         "instance attribute)")
+
+
+def _encode_module(estimator, name, module, encoder):
+    if name != "module_":
+        raise _Encoder._unsupported(name, module)
+    state = module.state_dict()
+    # The loader rebuilds the module with _build_module: check now that it gives the
+    # same tensors, so a model that could not be loaded is never written.
+    try:
+        expected = _build_module(estimator).state_dict()
+    except Exception as exc:
+        raise ValueError(f"Cannot save {name!r}: rebuilding it failed ({exc})") from None
+    if _tensor_signature(expected) != _tensor_signature(state):
+        raise ValueError(
+            f"Cannot save {name!r}: the module does not match what "
+            f"{type(estimator).__name__}._build_module makes from the fitted attributes "
+            "(changed after fitting?); the safe format can only store a module it can "
+            "rebuild."
+        )
+    keys = {k: encoder._add_tensor(f"{name}/{k}", v) for k, v in state.items()}
+    return {"type": "module", "training": bool(module.training), "state": keys}
+
+
+def _write_zip(path, members):
+    def write(file):
+        with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
+            for member, data in members.items():
+                archive.writestr(member, data)
+
+    if hasattr(path, "write"):
+        write(path)
+        return
+    path = os.fspath(path)
+    # A new file beside the target ("x": never an existing one), with the usual
+    # permissions (tempfile.mkstemp would make it private), renamed over the target.
+    tmp = os.path.join(os.path.dirname(os.path.abspath(path)),
+                       f".{os.path.basename(path)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        with open(tmp, "xb") as file:
+            write(file)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+# ------------------------------------------------------------------------------ load
+def load(path):
+    """Load a model written by :func:`save`, without unpickling or running stored code.
+
+    Parameters
+    ----------
+    path : str or path-like or binary file object
+
+    Returns
+    -------
+    estimator : VAETransformer or VAEGenerator
+        With the saved parameters, weights, standardisation, random number generator
+        and optimiser state: it transforms, scores and samples bitwise like the saved
+        one, and ``partial_fit`` continues as it would have. It is put on the device it
+        was fitted on when this machine has it, else on the CPU.
+
+    Raises
+    ------
+    ValueError
+        When the file is not an skvae model (for instance a pickle or a ``torch.save``
+        file), is damaged or tampered with (bad JSON, missing or extra entries, tensors
+        of the wrong shape or dtype, unknown classes or likelihoods), or was written by
+        a newer format version.
+    FileNotFoundError
+        When ``path`` does not exist.
+
+    Warns
+    -----
+    InconsistentVersionWarning
+        When the file was written by another skvae version.
+
+    See Also
+    --------
+    save : Write the file.
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from skvae import VAEGenerator
+    >>> from skvae._persistence import load, save
+    >>> X = np.random.RandomState(0).normal(size=(40, 3))
+    >>> gen = VAEGenerator(hidden_layer_sizes=(8,), max_iter=2, random_state=0).fit(X)
+    >>> file = io.BytesIO()
+    >>> save(gen, file)
+    >>> _ = file.seek(0)
+    >>> loaded = load(file)
+    >>> bool((loaded.sample(5, random_state=0) == gen.sample(5, random_state=0)).all())
+    True
+    """
+    source = repr(os.fspath(path)) if not hasattr(path, "read") else "the file"
+    try:
+        archive = zipfile.ZipFile(path if hasattr(path, "read") else os.fspath(path))
+    except zipfile.BadZipFile:
+        raise ValueError(
+            f"{source} is not an skvae model file: it is not a zip archive (skvae never "
+            "unpickles files; a pickle or joblib file must be loaded with pickle/joblib, "
+            "and only if you trust it)."
+        ) from None
+    try:
+        with archive:
+            header, tensors = _read_archive(archive)
+            return _rebuild(header, tensors)
+    except _NotAModel as exc:
+        raise ValueError(f"{source} is not an skvae model file: {exc}") from None
+    except _NewerFormat as exc:
+        raise ValueError(f"{source}: {exc}") from None
+    except OSError:
+        raise
+    except Exception as exc:  # malformed content fails in many ways, all of them data
+        if isinstance(exc, KeyError):
+            detail = f"missing entry {exc}"
+        elif isinstance(exc, (ValueError, TypeError)):
+            detail = str(exc)
+        else:
+            detail = f"{type(exc).__name__}: {exc}"
+        raise ValueError(f"{source} is not a valid skvae model file: {detail}") from None
+
+
+class _NotAModel(Exception):
+    pass
+
+
+class _NewerFormat(ValueError):
+    pass
+
+
+def _read_archive(archive):
+    names = archive.namelist()
+    if _HEADER not in names:
+        raise _NotAModel(f"it has no {_HEADER} (its entries: {sorted(names)[:5]})")
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED and \
+                info.file_size > _MAX_COMPRESSION_RATIO * info.compress_size + 2**20:
+            ratio = info.file_size // max(info.compress_size, 1)
+            raise ValueError(f"{info.filename} expands {ratio}-fold (a decompression bomb?)")
+    if archive.getinfo(_HEADER).file_size > _MAX_HEADER_BYTES:
+        raise ValueError(f"{_HEADER} is larger than {_MAX_HEADER_BYTES} bytes")
+    try:
+        header = json.loads(archive.read(_HEADER).decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{_HEADER} is not valid JSON ({exc})") from None
+    if type(header) is not dict or header.get("format") != FORMAT_NAME:
+        raise _NotAModel(f"its {_HEADER} does not declare format {FORMAT_NAME!r}")
+    version = header.get("format_version")
+    if type(version) is not int or version < 1:
+        raise ValueError(f"bad format_version {version!r}")
+    if version > FORMAT_VERSION:
+        raise _NewerFormat(
+            f"the file has format version {version}, written by skvae "
+            f"{header.get('skvae_version')!r}; this skvae ({__version__}) reads format "
+            f"versions up to {FORMAT_VERSION}. Upgrade skvae to load it."
+        )
+    if header.get("skvae_version") != __version__:
+        warnings.warn(
+            f"This model was saved with skvae {header.get('skvae_version')!r} and is "
+            f"loaded with skvae {__version__}; it may not work as before.",
+            InconsistentVersionWarning,
+            stacklevel=3,
+        )
+    spec = header["tensors"]
+    weights_format = _choice(spec["format"], set(_WEIGHT_FILES))
+    member = _WEIGHT_FILES[weights_format]
+    extra = set(names) - {_HEADER, member}
+    if extra or len(names) != len(set(names)):
+        raise ValueError(f"unexpected entries {sorted(extra)} (or duplicate entries)")
+    if member not in names:
+        raise ValueError(f"the tensors ({member}) are missing")
+    tensors = _read_tensors(weights_format, archive.read(member))
+    manifest = spec["manifest"]
+    if type(manifest) is not dict:
+        raise ValueError("the tensor manifest is not a mapping")
+    expected = {k: (v["dtype"], tuple(_list(v["shape"]))) for k, v in manifest.items()}
+    found = _tensor_signature(tensors)
+    if expected != found:
+        wrong = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+        details = ", ".join(f"{k}: expected {expected.get(k)}, found {found.get(k)}"
+                            for k in wrong[:3])
+        raise ValueError(f"the tensors do not match the manifest ({details})")
+    return header, tensors
+
+
+def _read_tensors(weights_format, data):
+    if weights_format == "safetensors":
+        safetensors = _import_safetensors()
+        if safetensors is None:
+            raise ValueError("its tensors are in the safetensors format; install the "
+                             "safetensors package (pip install safetensors) to load it")
+        try:
+            tensors = safetensors.load(data)
+        except Exception as exc:
+            raise ValueError(f"the tensors are not a valid safetensors file ({exc})") from None
+    else:
+        try:
+            tensors = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        except Exception as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ValueError(
+                f"the tensors are not a plain tensor file; torch.load(weights_only=True) "
+                f"refused them ({message})"
+            ) from None
+    if type(tensors) is not dict or not all(
+            type(k) is str and type(v) is torch.Tensor for k, v in tensors.items()):
+        raise ValueError("the tensor file does not hold a flat mapping of names to tensors")
+    return tensors
+
+
+def _rebuild(header, tensors):
+    name = header["class"]
+    if type(name) is not str or name not in _CLASSES:
+        raise ValueError(f"class {name!r} is not one of {sorted(_CLASSES)}")
+    cls = _CLASSES[name]
+    decoder = _Decoder(tensors)
+    params = header["params"]
+    if type(params) is not dict:
+        raise ValueError("params is not a mapping")
+    estimator = cls()
+    known = estimator.get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ValueError(f"unknown parameters {unknown} for {name}")
+    estimator.set_params(**{k: decoder.decode(v) for k, v in params.items()})
+    try:
+        estimator._validate_params()
+    except ValueError as exc:
+        raise ValueError(f"invalid parameters: {' '.join(str(exc).split())}") from None
+
+    attributes = header["attributes"]
+    if type(attributes) is not dict:
+        raise ValueError("attributes is not a mapping")
+    modules = {}
+    for attr, node in attributes.items():
+        _check_attribute_name(cls, attr)
+        if attr in known:
+            raise ValueError(f"attribute {attr!r} clashes with a parameter")
+        if type(node) is dict and node.get("type") == "module":
+            modules[attr] = node
+        else:
+            setattr(estimator, attr, decoder.decode(node))
+    # The modules last: _build_module reads the fitted attributes (parts, sizes).
+    for attr, node in modules.items():
+        setattr(estimator, attr, _decode_module(estimator, attr, node, decoder))
+    unused = set(tensors) - decoder.used
+    if unused:
+        raise ValueError(f"tensors {sorted(unused)[:3]} are not referred to by the header")
+    # Finish as unpickling would, with the state built above: the estimator moves its
+    # module to a device this machine has and rebuilds what __getstate__ left out.
+    # The version was checked against the header already.
+    estimator.__setstate__({**vars(estimator), "_skvae_version": __version__})
+    return estimator
+
+
+def _decode_module(estimator, attr, node, decoder):
+    if attr != "module_":
+        raise ValueError(f"a torch module may only be stored as module_, not {attr!r}")
+    keys = node["state"]
+    if type(keys) is not dict:
+        raise ValueError("the module state is not a mapping")
+    state = {k: decoder.tensor(v) for k, v in keys.items()}
+    module = _build_module(estimator)
+    expected = _tensor_signature(module.state_dict())
+    found = _tensor_signature(state)
+    if expected != found:
+        wrong = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+        details = ", ".join(f"{k}: the model needs {expected.get(k)}, the file has "
+                            f"{found.get(k)}" for k in wrong[:3])
+        raise ValueError(f"the weights do not fit the model ({details})")
+    module.load_state_dict(state, strict=True)
+    module.train(bool(node["training"]))
+    return module
