@@ -644,8 +644,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ``log mean_k p(x, z_k) / q(z_k | x)`` over ``n_samples`` draws from the
         posterior: a lower bound on log p(x) that is at least the ELBO in expectation
         and tightens as ``n_samples`` grows. Rows and draws are evaluated together in
-        blocks (not row by row); the draws are fixed, so a row's value does not depend
-        on the batch it comes in. Computed in float64.
+        blocks (not row by row); the draws are fixed (as in :func:`score_noise`), so a
+        row's value does not depend on the batch it comes in. Computed in float64.
 
         Parameters
         ----------
@@ -660,9 +660,10 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
         X = self._validate_X(X)
-        generator = torch.Generator().manual_seed(0)
-        noise = torch.randn(n_samples, 1, self.n_components, generator=generator,
-                            dtype=torch.float64)
+        # The same kind of shared, moment-matched quasi-random draws as score_samples:
+        # each draw is still marginally N(0, I), so the bound holds in expectation, and
+        # their error does not shift every row the same way.
+        noise = score_noise(2 * ((n_samples + 1) // 2), self.n_components)[:n_samples]
 
         def iwae(module, x):
             blocks = [module.log_weights(x, noise[k : k + _IWAE_BLOCK].to(x.device))

@@ -1,0 +1,152 @@
+"""Priors, posteriors and the training options around them, through their registries."""
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import make_blobs
+from sklearn.metrics import adjusted_rand_score
+
+from skvae import VAETransformer
+from skvae.datasets import make_manifold
+from skvae.posteriors import POSTERIORS, get_posterior
+from skvae.priors import PRIORS, MixtureOfGaussiansPrior, VampPrior, get_prior
+
+FAST = dict(hidden_layer_sizes=(16,), max_iter=8, random_state=0, device="cpu")
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, _ = make_manifold(300, n_features=6, random_state=0)
+    return X
+
+
+@pytest.fixture(scope="module", params=[(p, q) for p in sorted(PRIORS) for q in sorted(POSTERIORS)],
+                ids=lambda pq: f"{pq[0]}-{pq[1]}")
+def fitted(request, data):
+    prior, posterior = request.param
+    return VAETransformer(n_components=2, prior=prior, posterior=posterior, **FAST).fit(data)
+
+
+def test_every_part_fits_scores_and_samples(fitted, data):
+    assert np.all(np.isfinite(fitted.transform(data)))
+    assert np.all(np.isfinite(fitted.score_samples(data)))
+    assert np.all(np.isfinite(fitted.sample(20, random_state=0)))
+    assert fitted.prior_ == get_prior(fitted.prior)
+    assert fitted.posterior_ == get_posterior(fitted.posterior)
+
+
+def test_importance_sampled_likelihood_is_above_the_elbo(fitted, data):
+    elbo = fitted.score_samples(data).mean()
+    few = fitted.log_likelihood(data, n_samples=8).mean()
+    many = fitted.log_likelihood(data, n_samples=500).mean()
+    # IWAE bounds tighten with more samples and sit above the ELBO (in expectation;
+    # the draws are shared by all rows, hence a small tolerance).
+    assert many >= elbo - 0.02
+    assert many >= few - 0.02
+
+
+def test_log_likelihood_is_deterministic_per_row(fitted, data):
+    full = fitted.log_likelihood(data[:40], n_samples=64)
+    order = np.random.RandomState(0).permutation(40)
+    np.testing.assert_allclose(fitted.log_likelihood(data[:40][order], n_samples=64),
+                               full[order], rtol=1e-12)
+    np.testing.assert_allclose(fitted.log_likelihood(data[5:6], n_samples=64), full[5:6],
+                               rtol=1e-12)
+
+
+def test_score_samples_is_batch_invariant_for_every_part(fitted, data):
+    scores = fitted.score_samples(data[:30])
+    np.testing.assert_allclose(fitted.score_samples(data[10:11]), scores[10:11], rtol=1e-12)
+
+
+@pytest.mark.parametrize("posterior", sorted(POSTERIORS))
+def test_closed_form_kl_agrees_with_monte_carlo(posterior):
+    g = torch.Generator().manual_seed(0)
+    head = get_posterior(posterior).head(4, 3).double()
+    q = head(torch.randn(5, 4, dtype=torch.float64, generator=g))
+    prior = get_prior("normal").module(3, 4).double()
+    z = head.reparameterise(q, torch.randn(200_000, 1, 3, dtype=torch.float64, generator=g))
+    closed = prior.kl(q, z)
+    monte_carlo = (q.log_prob(z) - prior().log_prob(z)).mean(0)
+    np.testing.assert_allclose(closed.detach(), monte_carlo.detach(), rtol=0.02, atol=0.01)
+
+
+def test_full_posterior_has_correlated_latents():
+    head = get_posterior("full").head(4, 3)
+    with torch.no_grad():
+        head.linear.bias.normal_()
+        q = head(torch.zeros(1, 4))
+    covariance = q.covariance_matrix[0]
+    assert torch.count_nonzero(covariance - torch.diag(torch.diag(covariance))) > 0
+    torch.linalg.cholesky(covariance)  # a valid covariance: positive definite
+
+
+def test_mixture_prior_clusters_well_separated_blobs():
+    X, y = make_blobs(600, n_features=6, centers=4, cluster_std=0.8, random_state=0)
+    est = VAETransformer(n_components=2, prior="mog", hidden_layer_sizes=(32,), max_iter=60,
+                         learning_rate_init=3e-3, random_state=0, device="cpu").fit(X)
+    labels = est.predict(X)
+    assert labels.dtype.kind == "i" and labels.shape == (600,)
+    assert adjusted_rand_score(y, labels) > 0.9
+
+
+def test_predict_exists_only_with_a_mixture_prior(data):
+    assert not hasattr(VAETransformer(), "predict")
+    assert hasattr(VAETransformer(prior="mog"), "predict")
+    assert hasattr(VAETransformer(prior=MixtureOfGaussiansPrior(n_clusters=3)), "predict")
+
+
+def test_vamp_pseudo_inputs_are_learned(data):
+    est = VAETransformer(n_components=2, prior=VampPrior(n_pseudo_inputs=7), **FAST).fit(data)
+    pseudo = est.module_.prior.pseudo_inputs
+    assert pseudo.shape == (7, data.shape[1])
+    start = VAETransformer(n_components=2, prior=VampPrior(n_pseudo_inputs=7),
+                           **{**FAST, "max_iter": 1}).fit(data).module_.prior.pseudo_inputs
+    assert not torch.equal(pseudo, start)
+
+
+@pytest.mark.parametrize("prior", [MixtureOfGaussiansPrior(n_clusters=0),
+                                   VampPrior(n_pseudo_inputs=-2)])
+def test_bad_prior_settings_are_rejected(data, prior):
+    with pytest.raises(ValueError, match="must be a positive integer"):
+        VAETransformer(prior=prior, **FAST).fit(data)
+
+
+def test_kl_warmup_ramps_the_kl_weight():
+    est = VAETransformer(beta=2.0, kl_warmup=3)
+    weights = [est._kl_weight(epoch) for epoch in range(5)]
+    assert weights == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0])
+    assert VAETransformer(beta=2.0)._kl_weight(0) == 2.0
+
+
+def test_convergence_is_not_declared_during_kl_warmup(data):
+    params = {**FAST, "max_iter": 100, "tol": 1e6, "n_iter_no_change": 1}
+    plain = VAETransformer(**params).fit(data)
+    warm = VAETransformer(kl_warmup=10, **params).fit(data)
+    assert plain.n_iter_ == 3
+    assert warm.n_iter_ == 10 + 3
+
+
+def test_free_bits_keep_the_kl_from_collapsing(data):
+    def mean_kl(**params):
+        est = VAETransformer(n_components=2, beta=20.0, hidden_layer_sizes=(16,), max_iter=30,
+                             random_state=0, device="cpu", **params).fit(data)
+        x = torch.as_tensor((data - est._x_loc) / est._x_scale, dtype=torch.float32)
+        with torch.no_grad():
+            q = est.module_.encode(x)
+            return float(est.module_.prior.kl(q, q.mean).mean())
+
+    assert mean_kl(free_bits=1.0) > mean_kl() + 0.3
+
+
+def test_active_units_count_the_latents_in_use():
+    X, _ = make_manifold(500, n_latent=2, n_features=8, random_state=0)
+    est = VAETransformer(n_components=6, hidden_layer_sizes=(32,), max_iter=60,
+                         learning_rate_init=3e-3, random_state=0, device="cpu").fit(X)
+    collapsed = VAETransformer(n_components=6, beta=200.0, hidden_layer_sizes=(32,),
+                               max_iter=60, learning_rate_init=3e-3, random_state=0,
+                               device="cpu").fit(X)
+    assert 2 <= est.n_active_components_ < 6
+    assert collapsed.n_active_components_ < est.n_active_components_
