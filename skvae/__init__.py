@@ -3,6 +3,7 @@
 # License: BSD 3 clause
 
 from ._base import InconsistentVersionWarning
+from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
 from ._persistence import load, save
 from ._transformer import VAETransformer
@@ -10,6 +11,7 @@ from ._version import __version__
 
 __all__ = [
     "InconsistentVersionWarning",
+    "VAEClassifier",
     "VAEGenerator",
     "VAETransformer",
     "__version__",

@@ -268,9 +268,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         warm = self.warm_start and hasattr(self, "module_")
         with self._restored_on_error():
-            X = validate_data(self, X, reset=not warm, dtype=[np.float64, np.float32],
-                              ensure_min_samples=2)
-            self._fit(X, warm=warm, incremental=False)
+            X, C = self._validate_fit_input(X, y, reset=not warm, ensure_min_samples=2)
+            self._fit(X, C, warm=warm, incremental=False)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -293,9 +292,15 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             raise ValueError("partial_fit does not support early_stopping=True.")
         warm = hasattr(self, "module_")
         with self._restored_on_error():
-            X = validate_data(self, X, reset=not warm, dtype=[np.float64, np.float32])
-            self._fit(X, warm=warm, incremental=True)
+            X, C = self._validate_fit_input(X, y, reset=not warm, ensure_min_samples=1)
+            self._fit(X, C, warm=warm, incremental=True)
         return self
+
+    def _validate_fit_input(self, X, y, *, reset, ensure_min_samples):
+        """Training matrix and condition matrix (None: unconditional); y is ignored here."""
+        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                          ensure_min_samples=ensure_min_samples)
+        return X, None
 
     @contextmanager
     def _restored_on_error(self):
@@ -334,7 +339,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         # caller's state is untouched, then redraw every weight from our seed.
         with torch.random.fork_rng(devices=[]):
             module = VAEModule(n_features, self.n_components, self._hidden_layer_sizes(),
-                               likelihood, prior, posterior, self._n_conditions())
+                               likelihood, prior, posterior, self._n_conditions(),
+                               impute_missing=getattr(likelihood, "handles_missing", False))
         init_weights(module, torch.Generator().manual_seed(seed))
         return module
 
@@ -351,7 +357,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module = self._build_module(X.shape[1], likelihood, prior, posterior, _draw_seed(rng))
         loc, scale = likelihood.standardizer(X)
         return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
-                    module_=module,
+                    module_=module, _n_columns=X.shape[1],
                     _x_loc=loc, _x_scale=scale, loss_curve_=[], n_iter_=0,
                     validation_scores_=[], _optimizer_state=None)
 
@@ -369,10 +375,15 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                     validation_scores_=list(self.validation_scores_ or []),
                     _optimizer_state=copy.deepcopy(self._optimizer_state))
 
-    def _split(self, X, rng):
-        """Training and (with early stopping) validation rows as device tensors."""
+    def _split(self, X, C, rng):
+        """Training and (with early stopping) validation rows as device tensors.
+
+        Conditions, when there are any, ride along as extra columns on the right.
+        """
         device = self._device
         data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device)
+        if C is not None:
+            data = torch.cat([data, torch.as_tensor(C, dtype=torch.float32, device=device)], 1)
         if not self.early_stopping:
             return data, None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
@@ -384,7 +395,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         order = torch.from_numpy(rng.permutation(X.shape[0])).to(device)
         return data[order[n_val:]], data[order[:n_val]]
 
-    def _fit(self, X, *, warm, incremental):
+    def _fit(self, X, C, *, warm, incremental):
         device = resolve_device(self.device)
         state = self._warm_state(X) if warm else self._fresh_state(X)
         self.__dict__.update(state)
@@ -393,7 +404,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
-        X_train, X_val = self._split(X, self._rng)
+        X_train, X_val = self._split(X, C, self._rng)
         generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
         result = self._train(module, optimizer, X_train, X_val, generator, incremental)
         self._record(result, optimizer, incremental, X)
@@ -410,7 +421,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Also adds the batch's posterior means to ``activity`` (sum, sum of squares,
         count), from which the active latent units are counted after training.
         """
-        log_lik, kl, q = module.elbo_terms(batch, noise)
+        x, c = self._split_condition(batch)
+        log_lik, kl, q = module.elbo_terms(x, noise, c)
         mean = q.mean.detach()
         activity[0] += mean.sum(dim=0)
         activity[1] += (mean * mean).sum(dim=0)
@@ -441,7 +453,9 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return loss.detach()
 
         def validate():
-            return float(self._elbo(module, X_val, VALIDATION_DRAWS).mean()) + self._log_jacobian()
+            x, c = self._split_condition(X_val)
+            elbo = self._elbo(module, x, VALIDATION_DRAWS, c)
+            return float((elbo + self._log_jacobian_rows(x)).mean())
 
         try:
             return train(
@@ -486,9 +500,19 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             )
 
     # ---------------------------------------------------------------- inference
+    def _split_condition(self, data):
+        """Data columns and condition columns (None when unconditional) of a tensor."""
+        n = self._n_columns
+        return data[:, :n], (data[:, n:] if data.shape[1] > n else None)
+
     def _log_jacobian(self):
         """log |d standardise / dx|, added to densities of standardised data."""
         return -float(np.log(self._x_scale).sum())
+
+    def _log_jacobian_rows(self, x):
+        """The log-Jacobian per row, counting only observed (non-NaN) entries."""
+        log_scale = torch.as_tensor(np.log(self._x_scale), dtype=x.dtype, device=x.device)
+        return -torch.where(torch.isnan(x), 0.0, log_scale).sum(-1)
 
     def _validate_X(self, X):
         check_is_fitted(self)
@@ -526,8 +550,11 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return None
         return copy.deepcopy(self.module_).to(torch.float64).eval()
 
-    def _map_rows(self, X, fn, n_out, dtype, cost=1):
-        """Apply ``fn(module, x_std) -> tensor`` to standardised row blocks of X."""
+    def _map_rows(self, X, fn, n_out, dtype, cost=1, C=None):
+        """Apply ``fn(module, x_std, c) -> tensor`` to standardised row blocks of X.
+
+        ``c`` is the matching block of the condition matrix ``C``, or None.
+        """
         torch_dtype = torch.float64 if dtype == np.float64 else torch.float32
         module = self._module_in(torch_dtype)
         width = max([X.shape[1], self.n_components, *self._hidden_layer_sizes()])
@@ -537,15 +564,17 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             for start in range(0, X.shape[0], rows):
                 x = _as_tensor(X[start : start + rows], self._x_loc, self._x_scale,
                                torch_dtype, self._device)
-                out[start : start + rows] = fn(module, x).reshape(x.shape[0], n_out).cpu().numpy()
+                c = None if C is None else torch.as_tensor(
+                    C[start : start + rows], dtype=torch_dtype, device=self._device)
+                out[start : start + rows] = fn(module, x, c).reshape(x.shape[0], n_out).cpu().numpy()
         return out
 
-    def _elbo(self, module, x, n_draws):
+    def _elbo(self, module, x, n_draws, c=None):
         """Per-row ELBO of standardised rows, with the fixed draws of :func:`score_noise`."""
         dtype = next(module.parameters()).dtype
         noise = score_noise(n_draws, self.n_components, dtype, x.device)
         with torch.inference_mode():
-            return module.elbo(x, noise)
+            return module.elbo(x, noise, c=c)
 
     def transform(self, X):
         """Encode X as the mean of the posterior q(z | x).
@@ -560,7 +589,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
         X = self._validate_X(X)
-        return self._map_rows(X, lambda m, x: m.encode_mean(x), self.n_components, X.dtype)
+        return self._map_rows(X, lambda m, x, c: m.encode_mean(x, c), self.n_components, X.dtype)
 
     def _count_active(self, X):
         """Latent units whose posterior mean varies across rows (Burda et al., 2016).
@@ -619,9 +648,15 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         scores : ndarray of shape (n_samples,), float64
         """
         X = self._validate_X(X)
+        return self._score_rows(X)
+
+    def _score_rows(self, X, C=None):
         n_draws = score_draws(self.n_components)
-        fn = lambda m, x: self._elbo(m, x, n_draws)  # noqa: E731
-        return self._map_rows(X, fn, 1, np.float64, n_draws)[:, 0] + self._log_jacobian()
+
+        def elbo(m, x, c):
+            return self._elbo(m, x, n_draws, c) + self._log_jacobian_rows(x)
+
+        return self._map_rows(X, elbo, 1, np.float64, n_draws, C)[:, 0]
 
     def score(self, X, y=None):
         """Mean ELBO per sample, in nats; comparable with ``PCA.score``.
@@ -665,13 +700,14 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         # their error does not shift every row the same way.
         noise = score_noise(2 * ((n_samples + 1) // 2), self.n_components)[:n_samples]
 
-        def iwae(module, x):
-            blocks = [module.log_weights(x, noise[k : k + _IWAE_BLOCK].to(x.device))
+        def iwae(module, x, c):
+            blocks = [module.log_weights(x, noise[k : k + _IWAE_BLOCK].to(x.device), c)
                       for k in range(0, n_samples, _IWAE_BLOCK)]
-            return torch.logsumexp(torch.cat(blocks), dim=0) - np.log(n_samples)
+            log_mean = torch.logsumexp(torch.cat(blocks), dim=0) - np.log(n_samples)
+            return log_mean + self._log_jacobian_rows(x)
 
         cost = min(n_samples, _IWAE_BLOCK)
-        return self._map_rows(X, iwae, 1, np.float64, cost)[:, 0] + self._log_jacobian()
+        return self._map_rows(X, iwae, 1, np.float64, cost)[:, 0]
 
     def sample(self, n_samples=1, random_state=None):
         """Draw rows from the generative model: z ~ p(z), then x ~ p(x | z).
@@ -691,14 +727,19 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         check_is_fitted(self)
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
             raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
-        seed = _draw_seed(check_random_state(random_state))
+        return self._sample_rows(n_samples, _draw_seed(check_random_state(random_state)))
+
+    def _sample_rows(self, n_samples, seed, C=None):
+        """Rows from the generative model in the training units, as a float64 matrix."""
         module = self._module_in(torch.float32)
-        rows = max(1, _CHUNK_ELEMENTS // self.n_features_in_)
+        rows = max(1, _CHUNK_ELEMENTS // self._n_columns)
         blocks = []
         with seeded_torch(seed, self._device), torch.no_grad():
             for start in range(0, n_samples, rows):
                 z = module.prior_distribution().sample((min(rows, n_samples - start),))
-                blocks.append(module.decode(z).sample().cpu().numpy().astype(np.float64))
+                c = None if C is None else torch.as_tensor(
+                    C[start : start + len(z)], dtype=z.dtype, device=z.device)
+                blocks.append(module.decode(z, c).sample().cpu().numpy().astype(np.float64))
         return np.concatenate(blocks) * self._x_scale + self._x_loc
 
     # -------------------------------------------------------------------- state

@@ -85,11 +85,15 @@ class VAEModule(nn.Module):
     n_conditions : int, default=0
         Width of the condition ``c`` fed to both encoder and decoder (a CVAE); 0 for
         an unconditional VAE.
+    impute_missing : bool, default=False
+        Feed missing entries (NaN) to the encoder as 0, the standardised column mean;
+        the likelihood then leaves them out of the reconstruction term.
     """
 
     def __init__(self, n_features, n_components, hidden_layer_sizes, likelihood, prior,
-                 posterior, n_conditions=0):
+                 posterior, n_conditions=0, impute_missing=False):
         super().__init__()
+        self.impute_missing = impute_missing
         encoder_sizes = [n_features + n_conditions, *hidden_layer_sizes]
         decoder_sizes = [n_components + n_conditions, *reversed(hidden_layer_sizes)]
         self.n_components = n_components
@@ -102,11 +106,16 @@ class VAEModule(nn.Module):
 
     def encode(self, x, c=None):
         """Posterior q(z | x, c) with batch shape ``(n,)``."""
-        return self.posterior(self.encoder(_with_condition(x, c)))
+        return self.posterior(self._features(x, c))
+
+    def _features(self, x, c):
+        if self.impute_missing:
+            x = torch.nan_to_num(x, nan=0.0)
+        return self.encoder(_with_condition(x, c))
 
     def encode_mean(self, x, c=None):
         """Posterior mean E[z | x, c], without building the distribution."""
-        return self.posterior.location(self.encoder(_with_condition(x, c)))
+        return self.posterior.location(self._features(x, c))
 
     def _encode_unconditional(self, x):
         # The VampPrior's pseudo-inputs carry no condition: encode them with c = 0.

@@ -134,7 +134,7 @@ class VAETransformer(_BaseVAE):
         """
         X = self._validate_X(X)
         labels = self._map_rows(
-            X, lambda m, x: m.prior.cluster_log_proba(m.encode(x).mean).argmax(-1),
+            X, lambda m, x, c: m.prior.cluster_log_proba(m.encode_mean(x)).argmax(-1),
             1, np.float64,
         )
         return labels[:, 0].astype(np.intp)

@@ -29,6 +29,7 @@ from torch.distributions import (
     Independent,
     NegativeBinomial,
     Normal,
+    OneHotCategorical,
     Poisson,
     StudentT,
 )
@@ -566,3 +567,156 @@ class StudentTLikelihood(GaussianLikelihood):
 
     def head(self, n_inputs, n_features):
         return _StudentTHead(n_inputs, n_features, GAUSSIAN_MIN_SCALE, STUDENT_T_MIN_DF)
+
+
+class _CategoricalHead(nn.Module):
+    """Logits over the columns of one one-hot group."""
+
+    def __init__(self, n_inputs, n_features):
+        super().__init__()
+        self.logits = nn.Linear(n_inputs, n_features)
+
+    def forward(self, h) -> Distribution:
+        return OneHotCategorical(logits=self.logits(h), validate_args=False)
+
+
+class CategoricalLikelihood(Likelihood):
+    """Softmax over a group of one-hot columns: one categorical value per row.
+
+    Used for category, string and object columns inside a :class:`MixedLikelihood`
+    (VAEGenerator encodes each such column as a one-hot group). Rows must be one-hot.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> CategoricalLikelihood().check_support(np.eye(3))
+    """
+
+    name = "categorical"
+
+    def check_support(self, X):
+        _check_interval(self.name, X, 0.0, 1.0, closed=True)
+        sums = X.sum(axis=1)
+        if not np.allclose(sums, 1.0):
+            row = int(np.argmax(~np.isclose(sums, 1.0)))
+            raise ValueError(f"likelihood='categorical' needs one-hot rows; row {row} sums to "
+                             f"{sums[row]:g}.")
+
+    def head(self, n_inputs, n_features):
+        return _CategoricalHead(n_inputs, n_features)
+
+
+class _MaskedBlocks(Distribution):
+    """Independent blocks of columns, each with its own distribution; NaN is missing.
+
+    ``log_prob`` sums the blocks' log-densities over the observed entries only (a block
+    whose event is a whole group, like a one-hot category, counts when all of it is
+    observed), so missing values are marginalised out rather than imputed.
+    """
+
+    arg_constraints = {}
+
+    def __init__(self, parts, slices):
+        self.parts, self.slices = parts, slices
+        batch_shape = parts[0].batch_shape
+        super().__init__(batch_shape, torch.Size([slices[-1].stop]), validate_args=False)
+
+    @property
+    def mean(self):
+        return torch.cat([part.mean for part in self.parts], dim=-1)
+
+    def sample(self, sample_shape=torch.Size()):
+        return torch.cat([part.sample(sample_shape) for part in self.parts], dim=-1)
+
+    def log_prob(self, value):
+        total = 0.0
+        for part, columns in zip(self.parts, self.slices):
+            x = value[..., columns]
+            observed = ~torch.isnan(x)
+            # Missing entries get a harmless in-support stand-in, then count for nothing.
+            filled = torch.where(observed, x, part.mean.detach().expand_as(x))
+            if isinstance(part, Independent):
+                log_p = part.base_dist.log_prob(filled)
+                total = total + torch.where(observed, log_p, 0.0).sum(-1)
+            else:
+                total = total + torch.where(observed.all(-1), part.log_prob(filled), 0.0)
+        return total
+
+
+class _MixedHead(nn.Module):
+    def __init__(self, heads, slices):
+        super().__init__()
+        self.heads = nn.ModuleList(heads)
+        self.slices = slices
+
+    def forward(self, h) -> Distribution:
+        return _MaskedBlocks([head(h) for head in self.heads], self.slices)
+
+
+class MixedLikelihood(Likelihood):
+    """A likelihood per block of columns, for tables of mixed types; NaN marks missing.
+
+    Parameters
+    ----------
+    blocks : sequence of (str or Likelihood, int)
+        Each block's likelihood and its number of columns, left to right.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> mixed = MixedLikelihood([("gaussian", 1), ("categorical", 3)])
+    >>> mixed.check_support(np.array([[0.5, 0, 1, 0], [np.nan, 1, 0, 0]]))
+    >>> mixed.n_columns
+    4
+    """
+
+    name = "mixed"
+    handles_missing = True
+
+    def __init__(self, blocks=()):
+        self.blocks = tuple(blocks)
+
+    def _parts(self):
+        if not self.blocks:
+            raise ValueError("MixedLikelihood needs blocks: a (likelihood, n_columns) list.")
+        start, parts = 0, []
+        for spec, width in self.blocks:
+            likelihood = CategoricalLikelihood() if spec == "categorical" else get_likelihood(spec)
+            parts.append((likelihood, slice(start, start + int(width))))
+            start += int(width)
+        return parts
+
+    @property
+    def n_columns(self):
+        """Total number of columns the blocks cover."""
+        return self._parts()[-1][1].stop
+
+    def check_support(self, X):
+        if X.shape[1] != self.n_columns:
+            raise ValueError(f"MixedLikelihood covers {self.n_columns} columns; X has "
+                             f"{X.shape[1]}.")
+        for likelihood, columns in self._parts():
+            block = X[:, columns]
+            rows = ~np.isnan(block).any(axis=1)
+            if rows.any():
+                try:
+                    likelihood.check_support(block[rows])
+                except ValueError as exc:
+                    raise ValueError(f"columns {columns.start}..{columns.stop - 1}: {exc}") from None
+
+    def standardizer(self, X):
+        locs, scales = [], []
+        for likelihood, columns in self._parts():
+            block = X[:, columns]
+            # Missing entries stand at their column's mean: it leaves the mean alone.
+            filled = np.where(np.isnan(block), np.nanmean(block, axis=0), block)
+            loc, scale = likelihood.standardizer(np.nan_to_num(filled))
+            locs.append(loc)
+            scales.append(scale)
+        return np.concatenate(locs), np.concatenate(scales)
+
+    def head(self, n_inputs, n_features):
+        parts = self._parts()
+        heads = [likelihood.head(n_inputs, columns.stop - columns.start)
+                 for likelihood, columns in parts]
+        return _MixedHead(heads, [columns for _, columns in parts])

@@ -1,0 +1,177 @@
+"""Column typing and encoding for mixed tables (pandas DataFrames).
+
+:class:`TableSchema` learns, per column, a kind and a likelihood from the data, turns a
+DataFrame into a float matrix (one-hot groups for categories, NaN for missing values)
+and turns generated matrices back into a DataFrame with the same columns, dtypes and
+category sets.
+"""
+
+# License: BSD 3 clause
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: Column kind -> likelihood chosen by ``likelihood="auto"``.
+AUTO_LIKELIHOODS = {
+    "float": "gaussian",
+    "integer": "gaussian",
+    "count": "negative_binomial",
+    "bool": "bernoulli",
+    "category": "categorical",
+}
+
+
+@dataclass
+class ColumnSpec:
+    """How one column is encoded: its kind, dtype, categories and likelihood."""
+
+    name: object
+    kind: str
+    dtype: object
+    likelihood: object
+    categories: list = field(default_factory=list)
+    missing_rate: float = 0.0
+
+    @property
+    def width(self):
+        """Number of matrix columns this column becomes."""
+        return len(self.categories) if self.kind == "category" else 1
+
+
+def _kind(series):
+    import pandas as pd
+
+    dtype = series.dtype
+    if pd.api.types.is_bool_dtype(dtype):
+        return "bool"
+    if isinstance(dtype, pd.CategoricalDtype) or not pd.api.types.is_numeric_dtype(dtype):
+        return "category"
+    if pd.api.types.is_integer_dtype(dtype):
+        return "count" if series.min() >= 0 else "integer"
+    return "float"
+
+
+def _categories(series):
+    import pandas as pd
+
+    if isinstance(series.dtype, pd.CategoricalDtype):
+        return list(series.cat.categories)
+    return sorted(series.dropna().unique().tolist(), key=str)
+
+
+class TableSchema:
+    """Learned description of a DataFrame's columns.
+
+    Parameters
+    ----------
+    likelihoods : dict or None, default=None
+        ``{column: likelihood}`` overrides for some columns; the others follow
+        :data:`AUTO_LIKELIHOODS`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"x": [0.5, 1.5, 2.0], "c": pd.Categorical(["a", "b", "a"])})
+    >>> schema = TableSchema().fit(df)
+    >>> [(s.name, s.kind, s.likelihood, s.width) for s in schema.columns]
+    [('x', 'float', 'gaussian', 1), ('c', 'category', 'categorical', 2)]
+    >>> schema.encode(df).shape
+    (3, 3)
+    """
+
+    def __init__(self, likelihoods=None):
+        self.likelihoods = dict(likelihoods or {})
+
+    def fit(self, df):
+        """Learn the columns of ``df``; returns self."""
+        unknown = set(self.likelihoods) - set(df.columns)
+        if unknown:
+            raise ValueError(f"likelihood names columns that X does not have: {sorted(unknown, key=str)}.")
+        self.columns = []
+        for name in df.columns:
+            series = df[name]
+            if series.isna().all():
+                raise ValueError(f"Column {name!r} has no observed values.")
+            kind = _kind(series)
+            spec = ColumnSpec(
+                name=name, kind=kind, dtype=series.dtype,
+                likelihood=self.likelihoods.get(name, AUTO_LIKELIHOODS[kind]),
+                categories=_categories(series) if kind == "category" else [],
+                missing_rate=float(series.isna().mean()),
+            )
+            self.columns.append(spec)
+        return self
+
+    @property
+    def blocks(self):
+        """``(likelihood, width)`` per column, for :class:`~skvae.likelihoods.MixedLikelihood`."""
+        return [(spec.likelihood, spec.width) for spec in self.columns]
+
+    def encode(self, df):
+        """The float matrix of ``df``: one-hot groups for categories, NaN where missing."""
+        missing = [spec.name for spec in self.columns if spec.name not in df.columns]
+        if missing:
+            raise ValueError(f"X lacks the columns seen in fit: {missing}.")
+        blocks = [self._encode_column(spec, df[spec.name]) for spec in self.columns]
+        return np.column_stack(blocks).astype(np.float64)
+
+    def _encode_column(self, spec, series):
+        if spec.kind != "category":
+            try:
+                return series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+            except (TypeError, ValueError):
+                raise ValueError(f"Column {spec.name!r} must be numeric as in fit.") from None
+        values = series.astype(object).to_numpy()
+        known = {category: i for i, category in enumerate(spec.categories)}
+        unseen = {v for v in values if v is not None and v == v and v not in known}
+        if unseen:
+            raise ValueError(f"Column {spec.name!r} has categories not seen in fit: "
+                             f"{sorted(map(str, unseen))[:5]}.")
+        onehot = np.zeros((len(values), spec.width))
+        for row, value in enumerate(values):
+            if value is None or value != value:
+                onehot[row] = np.nan
+            else:
+                onehot[row, known[value]] = 1.0
+        return onehot
+
+    def decode(self, M, rng=None):
+        """A DataFrame from a generated matrix, with the dtypes and categories of fit.
+
+        Parameters
+        ----------
+        M : ndarray of shape (n_rows, n_encoded_columns)
+        rng : numpy.random.RandomState or None
+            When given, each column gets missing values at its training rate.
+
+        Returns
+        -------
+        df : pandas.DataFrame
+        """
+        import pandas as pd
+
+        data, start = {}, 0
+        for spec in self.columns:
+            block = M[:, start : start + spec.width]
+            start += spec.width
+            values = self._decode_column(spec, block)
+            if rng is not None and spec.missing_rate > 0:
+                values = values.mask(rng.uniform(size=len(values)) < spec.missing_rate)
+            data[spec.name] = values
+        return pd.DataFrame(data)
+
+    def _decode_column(self, spec, block):
+        import pandas as pd
+
+        if spec.kind == "category":
+            labels = np.asarray(spec.categories, dtype=object)[block.argmax(axis=1)]
+            if isinstance(spec.dtype, pd.CategoricalDtype):
+                return pd.Series(pd.Categorical(labels, dtype=spec.dtype))
+            return pd.Series(labels).astype(spec.dtype)
+        values = block[:, 0]
+        if spec.kind == "bool":
+            return pd.Series(values > 0.5).astype(spec.dtype)
+        if spec.kind in ("count", "integer"):
+            return pd.Series(np.round(values)).astype(spec.dtype)
+        return pd.Series(values).astype(spec.dtype)

@@ -1,0 +1,153 @@
+"""VAEClassifier: scikit-learn's API checks and the semi-supervised properties."""
+
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from skvae._classifier import VAEClassifier
+
+# A high learning rate so that five epochs reach the accuracy sklearn's checks ask for.
+CHEAP = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=5, learning_rate_init=1e-2,
+             device="cpu")
+FAST = dict(CHEAP, random_state=0)
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def expected_failed_checks(estimator):
+    """Checks at odds with the semi-supervised convention of sklearn itself."""
+    return {
+        "check_classifiers_classes": (
+            "it uses -1 as a class label, which marks unlabeled rows here; sklearn "
+            "exempts its own semi-supervised classifiers by name from that part"
+        ),
+    }
+
+
+@parametrize_with_checks([VAEClassifier(**CHEAP)], expected_failed_checks=expected_failed_checks)
+def test_sklearn_compatible_estimator(estimator, check):
+    check(estimator)
+
+
+def _blobs(n_per_class=30, seed=0):
+    rng = np.random.RandomState(seed)
+    centers = np.array([[0.0, 4.0], [4.0, -2.0], [-4.0, -2.0]])
+    y = np.repeat(np.arange(3), n_per_class)
+    return centers[y] + rng.randn(len(y), 2), y
+
+
+@pytest.fixture(scope="module")
+def semi():
+    X, y = _blobs()
+    y_semi = y.copy()
+    y_semi[np.random.RandomState(1).rand(len(y)) < 0.8] = -1
+    return X, y, y_semi
+
+
+@pytest.fixture(scope="module")
+def fitted(semi):
+    X, _, y_semi = semi
+    return VAEClassifier(**FAST).fit(X, y_semi)
+
+
+def test_predict_proba_rows_sum_to_one_and_argmax_is_predict(fitted, semi):
+    X = semi[0]
+    proba = fitted.predict_proba(X)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    assert np.array_equal(fitted.classes_[proba.argmax(axis=1)], fitted.predict(X))
+    np.testing.assert_allclose(np.exp(fitted.predict_log_proba(X)), proba, rtol=1e-10)
+
+
+def test_classes_exclude_the_unlabeled_marker(fitted):
+    assert fitted.classes_.tolist() == [0, 1, 2]
+
+
+def test_transform_gives_the_latent_in_the_dtype_of_X(fitted, semi):
+    X = semi[0]
+    assert fitted.transform(X).shape == (X.shape[0], 2)
+    assert fitted.transform(X.astype(np.float32)).dtype == np.float32
+
+
+def test_all_unlabeled_raises(semi):
+    X = semi[0]
+    with pytest.raises(ValueError, match="no labeled rows"):
+        VAEClassifier(**FAST).fit(X, np.full(X.shape[0], -1))
+
+
+def test_string_labels_with_object_array_and_integer_marker(semi):
+    X, y, y_semi = semi
+    names = np.array(["a", "b", "c"], dtype=object)[y]
+    names[y_semi == -1] = -1
+    clf = VAEClassifier(**FAST).fit(X, names)
+    assert clf.classes_.tolist() == ["a", "b", "c"]
+    assert set(clf.predict(X)) <= {"a", "b", "c"}
+
+
+def test_string_array_with_minus_one_string_is_refused(semi):
+    X, y, y_semi = semi
+    names = np.where(y_semi == -1, "-1", np.array(["a", "b", "c"])[y])
+    with pytest.raises(ValueError, match="object array"):
+        VAEClassifier(**FAST).fit(X, names)
+
+
+def test_same_seed_gives_bitwise_identical_fit(semi):
+    X, _, y_semi = semi
+    a = VAEClassifier(**FAST).fit(X, y_semi)
+    b = VAEClassifier(**FAST).fit(X, y_semi)
+    assert a.loss_curve_ == b.loss_curve_
+    for key, value in a.module_.state_dict().items():
+        assert torch.equal(value, b.module_.state_dict()[key]), key
+    assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
+
+
+def test_global_rngs_untouched(semi):
+    X, _, y_semi = semi
+    torch_state = torch.get_rng_state().clone()
+    numpy_state = np.random.get_state()
+    clf = VAEClassifier(**FAST).fit(X, y_semi)
+    clf.predict_proba(X)
+    clf.transform(X)
+    assert torch.equal(torch_state, torch.get_rng_state())
+    after = np.random.get_state()
+    assert np.array_equal(numpy_state[1], after[1]) and numpy_state[2:] == after[2:]
+
+
+def test_pickle_round_trip_is_exact(fitted, semi):
+    X = semi[0]
+    clone = pickle.loads(pickle.dumps(fitted))
+    assert np.array_equal(clone.predict_proba(X), fitted.predict_proba(X))
+    assert np.array_equal(clone.transform(X), fitted.transform(X))
+
+
+def _blobs_with_noise_features(n_per_class=60, n_noise=6, seed=0):
+    """Three far-apart blobs in two columns, pure noise in the others, one label each."""
+    rng = np.random.RandomState(seed)
+    angles = 2 * np.pi * np.arange(3) / 3
+    centers = 3 * np.column_stack([np.cos(angles), np.sin(angles)])
+    y = np.repeat(np.arange(3), n_per_class)
+    X = np.hstack([centers[y] + 0.5 * rng.randn(len(y), 2), rng.randn(len(y), n_noise)])
+    labeled = np.array([np.flatnonzero(y == c)[0] for c in range(3)])
+    return X, y, labeled
+
+
+def test_unlabeled_rows_improve_accuracy():
+    X, y, labeled = _blobs_with_noise_features()
+    y_semi = np.full_like(y, -1)
+    y_semi[labeled] = y[labeled]
+    # One latent dimension cannot place three blobs, so the decoder must use the label.
+    common = dict(FAST, n_components=1, batch_size=32, tol=0.0, n_iter_no_change=10_000)
+    semi = VAEClassifier(**{**common, "max_iter": 30}).fit(X, y_semi)
+    # As many Adam steps on the three labeled rows alone (one step per epoch there).
+    steps = 30 * int(np.ceil((len(y) - len(labeled)) / 32))
+    supervised = VAEClassifier(**{**common, "max_iter": steps}).fit(X[labeled], y[labeled])
+    assert semi.score(X, y) > supervised.score(X, y) + 0.2
+
+
+def test_partial_fit_takes_an_all_unlabeled_batch_once_classes_are_known(semi):
+    X, _, y_semi = semi
+    clf = VAEClassifier(**FAST).partial_fit(X, y_semi)
+    clf.partial_fit(X, np.full(X.shape[0], -1))
+    assert clf.n_iter_ == 2 and clf.classes_.tolist() == [0, 1, 2]
