@@ -1,18 +1,43 @@
-"""VAEGenerator: a VAE as a synthetic-data generator."""
+"""VAEGenerator: a VAE as a synthetic-data generator, for arrays and mixed tables."""
 
 # License: BSD 3 clause
 
-from ._base import _BaseVAE
-from ._sklearn_compat import StrOptions
-from .likelihoods import LIKELIHOODS, Likelihood, get_likelihood, infer_likelihood
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_array, check_is_fitted
+
+from ._base import _BaseVAE, _draw_seed
+from ._sklearn_compat import StrOptions, validate_data
+from ._tabular import TableSchema
+from .likelihoods import LIKELIHOODS, Likelihood, MixedLikelihood, get_likelihood, infer_likelihood
+
+
+def _is_dataframe(X):
+    return hasattr(X, "columns") and hasattr(X, "dtypes") and hasattr(X, "iloc")
 
 
 class VAEGenerator(_BaseVAE):
     """Variational autoencoder for generating synthetic rows like the training data.
 
-    The same model and parameters as :class:`VAETransformer`; the default
-    ``likelihood="auto"`` picks the noise model from the data ("bernoulli" for 0/1
-    data, "gaussian" otherwise). :meth:`sample` draws new rows.
+    The same model and parameters as :class:`VAETransformer`, made for synthetic data:
+
+    - **Tables.** A pandas DataFrame goes in and DataFrames come out, with the same
+      columns, dtypes and category sets. With ``likelihood="auto"`` each column gets its
+      own likelihood: float -> gaussian, non-negative integers -> negative_binomial,
+      other integers -> gaussian (rounded on output), bool -> bernoulli, category /
+      object / string -> categorical (a one-hot group). A dict ``{column: likelihood}``
+      overrides some columns. Missing values (NaN, None, pd.NA) are left out of the
+      likelihood instead of rejected, and :meth:`sample` reproduces each column's
+      missing rate. A numpy array gets one likelihood for all columns ("auto":
+      "bernoulli" for 0/1 data, "gaussian" otherwise) and numpy comes back.
+    - **Conditions.** ``fit(X, y)`` makes a conditional VAE (CVAE): the one-hot label
+      feeds both encoder and decoder, ``sample(n, y=...)`` draws rows for given labels
+      and returns ``(X, y)`` like :meth:`sklearn.mixture.GaussianMixture.sample`.
+      ``transform``, ``inverse_transform``, ``score_samples`` and ``score`` take ``y``;
+      without it they marginalise over the label frequencies seen in fit (the mixture
+      of the per-label means; for scores, ``log sum_k p(k) exp(ELBO(x | k))``, still a
+      lower bound on ``log p(x)``).
 
     Parameters
     ----------
@@ -20,8 +45,9 @@ class VAEGenerator(_BaseVAE):
         Size of the latent space.
     hidden_layer_sizes : tuple of int, default=(128, 128)
         Encoder widths; the decoder mirrors them.
-    likelihood : str or Likelihood, default="auto"
-        "auto", a name from :data:`skvae.likelihoods.LIKELIHOODS`, or an instance.
+    likelihood : str, dict or Likelihood, default="auto"
+        "auto", a name from :data:`skvae.likelihoods.LIKELIHOODS`, an instance, or (for
+        DataFrames) a dict ``{column: likelihood name}`` overriding "auto" per column.
     prior : str or Prior, default="normal"
     beta : float, default=1.0
     batch_size : int or "auto", default="auto"
@@ -51,6 +77,10 @@ class VAEGenerator(_BaseVAE):
     converged_ : bool
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (n_features_in_,)
+    classes_ : ndarray of shape (n_classes,)
+        Labels seen in ``fit(X, y)``; absent for an unconditional model.
+    class_prior_ : ndarray of shape (n_classes,)
+        Their frequencies in fit.
 
     See Also
     --------
@@ -67,11 +97,22 @@ class VAEGenerator(_BaseVAE):
     GaussianLikelihood()
     >>> gen.sample(4, random_state=0).shape
     (4, 3)
+
+    A mixed table, conditioned on a label:
+
+    >>> import pandas as pd
+    >>> rng = np.random.RandomState(0)
+    >>> df = pd.DataFrame({"age": rng.normal(40, 10, 60), "n": rng.poisson(3, 60),
+    ...                    "city": pd.Categorical(rng.choice(["a", "b"], 60))})
+    >>> gen = VAEGenerator(max_iter=5, random_state=0).fit(df, y=rng.randint(2, size=60))
+    >>> rows, labels = gen.sample(3, y=[1, 1, 0], random_state=0)
+    >>> list(rows.columns), rows.dtypes.tolist() == df.dtypes.tolist(), labels.tolist()
+    (['age', 'n', 'city'], True, [1, 1, 0])
     """
 
     _parameter_constraints = {
         **_BaseVAE._parameter_constraints,
-        "likelihood": [StrOptions(set(LIKELIHOODS) | {"auto"}), Likelihood],
+        "likelihood": [StrOptions(set(LIKELIHOODS) | {"auto"}), Likelihood, dict],
     }
 
     def __init__(
@@ -119,7 +160,224 @@ class VAEGenerator(_BaseVAE):
             warm_start=warm_start,
         )
 
+    # ---------------------------------------------------------------- input
+    def _validate_fit_input(self, X, y, *, reset, ensure_min_samples):
+        if reset:
+            self._schema = None
+            self.__dict__.pop("classes_", None)
+            self.__dict__.pop("class_prior_", None)
+        if _is_dataframe(X) or (not reset and self._schema is not None):
+            M = self._table_matrix(X, reset)
+            if M.shape[0] < ensure_min_samples:
+                raise ValueError(f"Found array with {M.shape[0]} sample(s) while a minimum "
+                                 f"of {ensure_min_samples} is required.")
+        else:
+            if reset and isinstance(self.likelihood, dict):
+                raise ValueError("A dict likelihood names DataFrame columns; X is not a "
+                                 "DataFrame.")
+            M = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
+                              ensure_min_samples=ensure_min_samples)
+        C = None
+        if y is not None:
+            C = self._label_matrix(y, M.shape[0], reset)
+        elif not reset and hasattr(self, "classes_"):
+            raise ValueError("This VAEGenerator is conditional: pass y to partial_fit.")
+        return M, C
+
+    def _table_matrix(self, X, reset):
+        """Encode a table with the schema (learned when ``reset``).
+
+        Column names are checked as sklearn does (same names, same order); an array
+        given to a model fitted on a DataFrame is read with the fitted column names.
+        """
+        if reset:
+            validate_data(self, X, reset=True, skip_check_array=True)
+            overrides = self.likelihood if isinstance(self.likelihood, dict) else None
+            self._schema = TableSchema(overrides).fit(X)
+            return self._schema.encode(X)
+        import pandas as pd
+
+        validate_data(self, X, reset=False, skip_check_array=True)
+        if not _is_dataframe(X):
+            X = pd.DataFrame(np.asarray(X), columns=[spec.name for spec in self._schema.columns])
+        return self._schema.encode(X)
+
+    def _label_matrix(self, y, n_rows, reset):
+        """One-hot rows of the labels ``y`` (classes learned when ``reset``)."""
+        y = np.asarray(y)
+        if y.ndim != 1 or y.shape[0] != n_rows:
+            raise ValueError(f"y must be 1-D with one label per row of X ({n_rows}); got "
+                             f"shape {y.shape}.")
+        if reset:
+            self.classes_, counts = np.unique(y, return_counts=True)
+            self.class_prior_ = counts / counts.sum()
+        return self._onehot(y)
+
+    def _onehot(self, y):
+        index = np.searchsorted(self.classes_, y)
+        index = np.clip(index, 0, len(self.classes_) - 1)
+        unknown = self.classes_[index] != y
+        if np.any(unknown):
+            raise ValueError(f"y has labels not seen in fit: {np.unique(y[unknown])[:5]}.")
+        return np.eye(len(self.classes_))[index]
+
+    def _n_conditions(self):
+        return len(self.classes_) if hasattr(self, "classes_") else 0
+
     def _resolve_likelihood(self, X):
+        if getattr(self, "_schema", None) is not None:
+            return MixedLikelihood(self._schema.blocks)
         if isinstance(self.likelihood, str) and self.likelihood == "auto":
             return infer_likelihood(X)
         return get_likelihood(self.likelihood)
+
+    def _validate_X(self, X):
+        check_is_fitted(self)
+        if getattr(self, "_schema", None) is not None:
+            M = self._table_matrix(X, reset=False)
+            self.likelihood_.check_support(M)
+            return M
+        return super()._validate_X(X)
+
+    def _conditions_for(self, y, n_rows):
+        """Condition rows for the given labels, or None (unconditional or marginal)."""
+        if y is None or not hasattr(self, "classes_"):
+            if y is not None:
+                raise ValueError("y was given but this VAEGenerator was fitted without y.")
+            return None
+        return self._label_matrix(y, n_rows, reset=False)
+
+    def _each_label(self, n_rows):
+        """(weight, condition rows) for every label, to marginalise over them."""
+        for k, weight in enumerate(self.class_prior_):
+            C = np.zeros((n_rows, len(self.classes_)))
+            C[:, k] = 1.0
+            yield weight, C
+
+    # ---------------------------------------------------------------- methods
+    def transform(self, X, y=None):
+        """Posterior mean of z; for a conditional model given ``y`` or averaged over labels.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels, for a model fitted with y.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, n_components)
+        """
+        X = self._validate_X(X)
+        encode = lambda m, x, c: m.encode_mean(x, c)  # noqa: E731
+        dtype = X.dtype if X.dtype == np.float32 else np.float64
+        C = self._conditions_for(y, X.shape[0])
+        if C is not None or not hasattr(self, "classes_"):
+            return self._map_rows(X, encode, self.n_components, dtype, C=C)
+        return sum(w * self._map_rows(X, encode, self.n_components, dtype, C=C)
+                   for w, C in self._each_label(X.shape[0])).astype(dtype)
+
+    def score_samples(self, X, y=None):
+        """ELBO per row in nats: of log p(x | y) given ``y``, else of log p(x).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None, default=None
+
+        Returns
+        -------
+        scores : ndarray of shape (n_samples,)
+        """
+        X = self._validate_X(X)
+        C = self._conditions_for(y, X.shape[0])
+        if C is not None or not hasattr(self, "classes_"):
+            return self._score_rows(X, C)
+        per_label = [np.log(w) + self._score_rows(X, C) for w, C in self._each_label(X.shape[0])]
+        return np.logaddexp.reduce(per_label, axis=0)
+
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`, in nats per row.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,) or None, default=None
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X, y)))
+
+    def inverse_transform(self, X, y=None):
+        """Decoder mean for latent rows; a DataFrame when fitted on one.
+
+        For a conditional model without ``y`` it is the label-weighted mixture of the
+        per-label means.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_components)
+        y : array-like of shape (n_samples,) or None, default=None
+
+        Returns
+        -------
+        X_original : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        """
+        check_is_fitted(self)
+        Z = check_array(X, dtype=[np.float64, np.float32], input_name="Z")
+        if Z.shape[1] != self.n_components:
+            raise ValueError(f"X has {Z.shape[1]} features, but inverse_transform is "
+                             f"expecting {self.n_components} latent components as input.")
+        C = self._conditions_for(y, Z.shape[0])
+        if C is not None or not hasattr(self, "classes_"):
+            mean = self._decode_mean(Z, C)
+        else:
+            mean = sum(w * self._decode_mean(Z, C) for w, C in self._each_label(Z.shape[0]))
+        M = mean * self._x_scale + self._x_loc
+        if self._schema is not None:
+            return self._schema.decode(M)
+        return M.astype(Z.dtype, copy=False)
+
+    def _decode_mean(self, Z, C):
+        dtype = torch.float64 if Z.dtype == np.float64 else torch.float32
+        module = self._module_in(dtype)
+        with torch.inference_mode():
+            z = torch.as_tensor(Z, dtype=dtype, device=self._device)
+            c = None if C is None else torch.as_tensor(C, dtype=dtype, device=self._device)
+            return module.decode(z, c).mean.cpu().numpy().astype(np.float64)
+
+    def sample(self, n_samples=1, *, y=None, random_state=None):
+        """Draw synthetic rows: z ~ p(z), then x ~ p(x | z[, y]).
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+        y : array-like of shape (n_samples,) or None, default=None
+            Labels of the rows to draw (conditional model only); None draws labels
+            from their training frequencies.
+        random_state : int, RandomState instance or None, default=None
+
+        Returns
+        -------
+        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+            A DataFrame with the training columns, dtypes and categories when fitted on
+            one (with each column's training rate of missing values).
+        y : ndarray of shape (n_samples,)
+            Only for a conditional model: the labels of the rows.
+        """
+        check_is_fitted(self)
+        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
+            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        rng = check_random_state(random_state)
+        labels = C = None
+        if hasattr(self, "classes_"):
+            labels = (np.asarray(y) if y is not None
+                      else rng.choice(self.classes_, size=n_samples, p=self.class_prior_))
+            C = self._label_matrix(labels, n_samples, reset=False)
+        elif y is not None:
+            raise ValueError("y was given but this VAEGenerator was fitted without y.")
+        M = self._sample_rows(n_samples, _draw_seed(rng), C)
+        X = self._schema.decode(M, rng) if self._schema is not None else M
+        return X if labels is None else (X, labels)

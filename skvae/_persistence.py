@@ -42,7 +42,8 @@ from ._base import InconsistentVersionWarning
 from ._generator import VAEGenerator
 from ._transformer import VAETransformer
 from ._version import __version__
-from .likelihoods import LIKELIHOODS, Likelihood
+from ._tabular import TableSchema
+from .likelihoods import LIKELIHOODS, TABLE_LIKELIHOODS, Likelihood
 from .priors import PRIORS, Prior
 
 try:  # posteriors came after the first release of the format's code
@@ -75,7 +76,8 @@ _MAX_COMPRESSION_RATIO = 100
 _CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator)}
 
 #: Swappable parts: instances are stored by registry name.
-_PARTS = {"likelihood": (Likelihood, LIKELIHOODS), "prior": (Prior, PRIORS)}
+_PARTS = {"likelihood": (Likelihood, {**LIKELIHOODS, **TABLE_LIKELIHOODS}),
+          "prior": (Prior, PRIORS)}
 if POSTERIORS is not None:
     _PARTS["posterior"] = (Posterior, POSTERIORS)
 
@@ -156,6 +158,8 @@ class _Encoder:
             return {"type": "device", "value": str(value)}
         if type(value) is np.random.RandomState:
             return {"type": "random_state", "state": self.encode(value.get_state(), path)}
+        if type(value) is TableSchema:
+            return {"type": "table_schema", "config": self.encode(value.to_config(), path)}
         for kind, (base, registry) in _PARTS.items():
             if isinstance(value, base):
                 return _encode_part(kind, registry, value, path, self)
@@ -329,6 +333,13 @@ class _Decoder:
         rng.set_state(state)
         return rng
 
+    def _decode_table_schema(self, node):
+        config = self.decode(node["config"])
+        try:
+            return TableSchema.from_config(config)
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"bad table schema: {exc!r}") from None
+
     def _decode_part(self, node):
         kind = _choice(node["kind"], set(_PARTS))
         registry = _PARTS[kind][1]
@@ -370,14 +381,15 @@ def _shape(shape, size):
 def _module_arguments(estimator):
     """Arguments of ``estimator._build_module`` from its fitted attributes.
 
-    ``n_features`` is ``n_features_in_``, ``seed`` is irrelevant (the weights are
+    ``n_features`` is the encoded width ``_n_columns``, ``seed`` is irrelevant (the weights are
     overwritten) and every other argument ``name`` is the fitted ``name_`` (the
     likelihood, prior, posterior actually used).
     """
     arguments = {}
     for name in inspect.signature(estimator._build_module).parameters:
         if name == "n_features":
-            arguments[name] = estimator.n_features_in_
+            # The module's input width: the encoded columns (one-hot groups included).
+            arguments[name] = getattr(estimator, "_n_columns", estimator.n_features_in_)
         elif name == "seed":
             arguments[name] = 0
         elif hasattr(estimator, f"{name}_"):

@@ -56,8 +56,8 @@ def _categories(series):
     import pandas as pd
 
     if isinstance(series.dtype, pd.CategoricalDtype):
-        return list(series.cat.categories)
-    return sorted(series.dropna().unique().tolist(), key=str)
+        return series.cat.categories.tolist()
+    return sorted(pd.Series(series.dropna().unique()).tolist(), key=str)
 
 
 class TableSchema:
@@ -102,6 +102,40 @@ class TableSchema:
             )
             self.columns.append(spec)
         return self
+
+    def to_config(self):
+        """A JSON-compatible description, for saving without pickle."""
+        return {
+            "likelihoods": [[k, v] for k, v in self.likelihoods.items()],
+            "columns": [
+                {"name": spec.name, "kind": spec.kind, "dtype": str(spec.dtype),
+                 "ordered": bool(getattr(spec.dtype, "ordered", False)),
+                 "likelihood": spec.likelihood, "categories": list(spec.categories),
+                 "missing_rate": spec.missing_rate}
+                for spec in self.columns
+            ],
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        """The schema described by :meth:`to_config`."""
+        import pandas as pd
+
+        schema = cls(dict(config["likelihoods"]))
+        schema.columns = []
+        for column in config["columns"]:
+            if column["kind"] not in AUTO_LIKELIHOODS:
+                raise ValueError(f"unknown column kind {column['kind']!r}")
+            if column["dtype"] == "category":
+                dtype = pd.CategoricalDtype(column["categories"], ordered=column["ordered"])
+            else:
+                dtype = pd.api.types.pandas_dtype(column["dtype"])
+            schema.columns.append(ColumnSpec(
+                name=column["name"], kind=column["kind"], dtype=dtype,
+                likelihood=column["likelihood"], categories=list(column["categories"]),
+                missing_rate=float(column["missing_rate"]),
+            ))
+        return schema
 
     @property
     def blocks(self):

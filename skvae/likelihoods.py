@@ -632,6 +632,7 @@ class _MaskedBlocks(Distribution):
         total = 0.0
         for part, columns in zip(self.parts, self.slices):
             x = value[..., columns]
+            x = x.expand(*part.batch_shape, x.shape[-1])  # rows may repeat over draws
             observed = ~torch.isnan(x)
             # Missing entries get a harmless in-support stand-in, then count for nothing.
             filled = torch.where(observed, x, part.mean.detach().expand_as(x))
@@ -720,3 +721,7 @@ class MixedLikelihood(Likelihood):
         heads = [likelihood.head(n_inputs, columns.stop - columns.start)
                  for likelihood, columns in parts]
         return _MixedHead(heads, [columns for _, columns in parts])
+
+
+#: Likelihoods built by VAEGenerator for tables (not chosen by name, but saved by it).
+TABLE_LIKELIHOODS = {"categorical": CategoricalLikelihood, "mixed": MixedLikelihood}
