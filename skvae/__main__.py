@@ -150,9 +150,9 @@ def build_parser():
     >>> args.command, args.data, args.output, args.hidden_layer_sizes
     ('fit', 'data.csv', 'model.skvae', (64, 32))
     """
+    from ._transformer import VAETransformer
     from .likelihoods import LIKELIHOODS
     from .priors import PRIORS
-    from ._transformer import VAETransformer
 
     defaults = VAETransformer().get_params()
     formatter = _Formatter
@@ -307,7 +307,8 @@ def build_parser():
     )
     demo.add_argument("--n-components", type=int, default=8, help="latent size (default 8)")
     demo.add_argument("--max-iter", type=int, default=300, help="epochs at most (default 300)")
-    demo.add_argument("--output", default="skvae-demo.png", help="PNG path (default skvae-demo.png)")
+    demo.add_argument("--output", default="skvae-demo.png",
+                      help="PNG path (default skvae-demo.png)")
     demo.add_argument("--device", default="auto", help="torch device (default auto)")
 
     for sub in (fit, transform, sample, score):

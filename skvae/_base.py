@@ -21,7 +21,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._module import VAEModule, init_weights
-from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
+from ._sklearn_compat import Interval, RegistryOptions, StrOptions, _fit_context, validate_data
 from ._training import NonFiniteLossError, train
 from ._version import __version__
 from .likelihoods import LIKELIHOODS, Likelihood, get_likelihood
@@ -148,7 +148,8 @@ def seeded_torch(seed, device):
     depend on ``seed`` alone without leaving a trace on the caller's RNG.
     """
     cuda = device.type == "cuda"
-    devices = [device.index if device.index is not None else torch.cuda.current_device()] if cuda else []
+    index = device.index if device.index is not None else None
+    devices = [torch.cuda.current_device() if index is None else index] if cuda else []
     with torch.random.fork_rng(devices=devices):
         torch.random.default_generator.manual_seed(seed)
         if cuda:
@@ -187,9 +188,9 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     _parameter_constraints = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": ["array-like"],
-        "likelihood": [StrOptions(set(LIKELIHOODS)), Likelihood],
-        "prior": [StrOptions(set(PRIORS)), Prior],
-        "posterior": [StrOptions(set(POSTERIORS)), Posterior],
+        "likelihood": [RegistryOptions(LIKELIHOODS), Likelihood],
+        "prior": [RegistryOptions(PRIORS), Prior],
+        "posterior": [RegistryOptions(POSTERIORS), Posterior],
         "beta": [Interval(Real, 0, None, closed="left")],
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "free_bits": [Interval(Real, 0, None, closed="left")],
@@ -369,7 +370,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 f"previous fit, got {self.n_components}."
             )
         return dict(likelihood_=self.likelihood_, prior_=self.prior_,
-                    posterior_=self.posterior_, _rng=copy.deepcopy(self._rng), module_=copy.deepcopy(self.module_),
+                    posterior_=self.posterior_, _rng=copy.deepcopy(self._rng),
+                    module_=copy.deepcopy(self.module_),
                     _x_loc=self._x_loc, _x_scale=self._x_scale,
                     loss_curve_=list(self.loss_curve_), n_iter_=self.n_iter_,
                     validation_scores_=list(self.validation_scores_ or []),
@@ -566,11 +568,12 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                                torch_dtype, self._device)
                 c = None if C is None else torch.as_tensor(
                     C[start : start + rows], dtype=torch_dtype, device=self._device)
-                out[start : start + rows] = fn(module, x, c).reshape(x.shape[0], n_out).cpu().numpy()
+                result = fn(module, x, c).reshape(x.shape[0], n_out)
+                out[start : start + rows] = result.cpu().numpy()
         return out
 
     def _elbo(self, module, x, n_draws, c=None):
-        """Per-row ELBO of standardised rows, with the fixed draws of :func:`score_noise`."""
+        """Per-row ELBO of standardised rows, with the fixed draws of ``score_noise``."""
         dtype = next(module.parameters()).dtype
         noise = score_noise(n_draws, self.n_components, dtype, x.device)
         with torch.inference_mode():
@@ -614,7 +617,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
         Returns
         -------
-        X_original : ndarray of shape (n_samples, n_features_in_)
+        X_original : ndarray of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], input_name="Z")
@@ -633,9 +636,9 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def score_samples(self, X):
         """ELBO of each row: a lower bound on log p(x), in nats, for X in its own units.
 
-        The expectation over q(z | x) uses fixed draws (:func:`score_draws`: 16 for up
+        The expectation over q(z | x) uses fixed draws (``score_draws``: 16 for up
         to 7 latent dimensions, more above; scrambled Sobol points and their negatives,
-        moment-matched to N(0, I), see :func:`score_noise`), the KL term is in closed
+        moment-matched to N(0, I), see ``score_noise``), the KL term is in closed
         form where it has one, and everything is computed in float64: a row's score does
         not depend on the batch or order it comes in.
 
@@ -679,7 +682,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         ``log mean_k p(x, z_k) / q(z_k | x)`` over ``n_samples`` draws from the
         posterior: a lower bound on log p(x) that is at least the ELBO in expectation
         and tightens as ``n_samples`` grows. Rows and draws are evaluated together in
-        blocks (not row by row); the draws are fixed (as in :func:`score_noise`), so a
+        blocks (not row by row); the draws are fixed (as in ``score_noise``), so a
         row's value does not depend on the batch it comes in. Computed in float64.
 
         Parameters
@@ -722,7 +725,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
         Returns
         -------
-        X : ndarray of shape (n_samples, n_features_in_)
+        X : ndarray of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
         if not isinstance(n_samples, numbers.Integral) or n_samples < 1:

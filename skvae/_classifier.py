@@ -252,7 +252,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     converged_ : bool
         Whether training stopped on ``tol`` before ``max_iter``.
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -263,7 +263,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
 
     References
     ----------
-    .. [1] D. P. Kingma, D. J. Rezende, S. Mohamed and M. Welling, "Semi-Supervised
+    .. [1] Kingma, D. P., D. J. Rezende, S. Mohamed and M. Welling, "Semi-Supervised
        Learning with Deep Generative Models", NeurIPS 2014.
 
     Examples

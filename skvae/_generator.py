@@ -8,7 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._base import _BaseVAE, _draw_seed
-from ._sklearn_compat import StrOptions, validate_data
+from ._sklearn_compat import RegistryOptions, validate_data
 from ._tabular import TableSchema
 from .likelihoods import LIKELIHOODS, Likelihood, MixedLikelihood, get_likelihood, infer_likelihood
 
@@ -49,7 +49,10 @@ class VAEGenerator(_BaseVAE):
         "auto", a name from :data:`skvae.likelihoods.LIKELIHOODS`, an instance, or (for
         DataFrames) a dict ``{column: likelihood name}`` overriding "auto" per column.
     prior : str or Prior, default="normal"
+    posterior : str or Posterior, default="diagonal"
     beta : float, default=1.0
+    kl_warmup : int, default=0
+    free_bits : float, default=0.0
     batch_size : int or "auto", default="auto"
     learning_rate_init : float, default=1e-3
     max_iter : int, default=200
@@ -75,8 +78,10 @@ class VAEGenerator(_BaseVAE):
     validation_scores_ : list of float or None
     best_validation_score_ : float or None
     converged_ : bool
+    n_active_components_ : int
+    posterior_ : Posterior
     n_features_in_ : int
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
     classes_ : ndarray of shape (n_classes,)
         Labels seen in ``fit(X, y)``; absent for an unconditional model.
     class_prior_ : ndarray of shape (n_classes,)
@@ -112,7 +117,7 @@ class VAEGenerator(_BaseVAE):
 
     _parameter_constraints = {
         **_BaseVAE._parameter_constraints,
-        "likelihood": [StrOptions(set(LIKELIHOODS) | {"auto"}), Likelihood, dict],
+        "likelihood": [RegistryOptions(LIKELIHOODS, {"auto"}), Likelihood, dict],
     }
 
     def __init__(
@@ -323,7 +328,7 @@ class VAEGenerator(_BaseVAE):
 
         Returns
         -------
-        X_original : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X_original : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
         Z = check_array(X, dtype=[np.float64, np.float32], input_name="Z")
@@ -361,7 +366,7 @@ class VAEGenerator(_BaseVAE):
 
         Returns
         -------
-        X : ndarray or DataFrame of shape (n_samples, n_features_in_)
+        X : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
             A DataFrame with the training columns, dtypes and categories when fitted on
             one (with each column's training rate of missing values).
         y : ndarray of shape (n_samples,)

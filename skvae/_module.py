@@ -11,6 +11,7 @@ import math
 import torch
 from torch import nn
 
+
 def mlp(sizes):
     """Linear layers between consecutive ``sizes``, each followed by a ReLU.
 

@@ -40,9 +40,9 @@ import torch
 
 from ._base import InconsistentVersionWarning
 from ._generator import VAEGenerator
+from ._tabular import TableSchema
 from ._transformer import VAETransformer
 from ._version import __version__
-from ._tabular import TableSchema
 from .likelihoods import LIKELIHOODS, TABLE_LIKELIHOODS, Likelihood
 from .priors import PRIORS, Prior
 

@@ -87,7 +87,8 @@ class TableSchema:
         """Learn the columns of ``df``; returns self."""
         unknown = set(self.likelihoods) - set(df.columns)
         if unknown:
-            raise ValueError(f"likelihood names columns that X does not have: {sorted(unknown, key=str)}.")
+            raise ValueError("likelihood names columns that X does not have: "
+                             f"{sorted(unknown, key=str)}.")
         self.columns = []
         for name in df.columns:
             series = df[name]

@@ -36,9 +36,19 @@ class VAETransformer(_BaseVAE):
     prior : str or Prior, default="normal"
         Prior p(z): a name from :data:`skvae.priors.PRIORS` or a
         :class:`~skvae.priors.Prior` instance.
+    posterior : str or Posterior, default="diagonal"
+        Family of q(z|x): "diagonal" or "full" (full covariance through a Cholesky
+        factor), a name from :data:`skvae.posteriors.POSTERIORS`, or an instance.
     beta : float, default=1.0
         Weight of the KL term in the training objective (beta-VAE). Scores always
         report the true ELBO (beta=1).
+    kl_warmup : int, default=0
+        Epochs over which the KL weight ramps linearly up to ``beta`` (KL annealing,
+        against posterior collapse). They do not count towards convergence or early
+        stopping. Counted from the first fit, so ``partial_fit`` continues the ramp.
+    free_bits : float, default=0.0
+        Nats per latent dimension below which the batch's total KL is not pushed down
+        further (free bits on the total), another guard against posterior collapse.
     batch_size : int or "auto", default="auto"
         Minibatch size; "auto" is ``n_samples // 10`` clipped to [32, 200] (and at
         most ``n_samples``): about ten steps per epoch on small data, 200 rows on large.
@@ -88,9 +98,15 @@ class VAETransformer(_BaseVAE):
         Best validation ELBO with early stopping, else None.
     converged_ : bool
         Whether training stopped on ``tol`` before ``max_iter``.
+    n_active_components_ : int
+        Latent dimensions in use: those whose posterior mean varies across the rows of
+        the last epoch by more than 0.01 (Burda et al., 2016); the others have
+        collapsed onto the prior.
+    posterior_ : Posterior
+        The posterior family used.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Names of features seen during fit, when X has string column names.
 
     See Also
@@ -101,7 +117,7 @@ class VAETransformer(_BaseVAE):
 
     References
     ----------
-    .. [1] D. P. Kingma and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
+    .. [1] Kingma, D. P. and M. Welling, "Auto-Encoding Variational Bayes", ICLR 2014.
 
     Examples
     --------

@@ -35,8 +35,7 @@ from torch.distributions import (
 )
 from torch.nn import functional as F
 
-#: Registry of likelihood classes by name, filled by :func:`register_likelihood`.
-LIKELIHOODS = {}
+from ._registry import Part, Registry
 
 #: Floor of the Gaussian noise scale, in units of each column's standard deviation.
 #: It keeps the density finite on (nearly) constant columns; a column whose training
@@ -135,12 +134,7 @@ def register_likelihood(cls):
     >>> {"gaussian", "bernoulli"} <= set(LIKELIHOODS)
     True
     """
-    if not (isinstance(cls, type) and issubclass(cls, Likelihood)):
-        raise TypeError(f"{cls!r} is not a subclass of Likelihood.")
-    if cls.name in LIKELIHOODS:
-        raise ValueError(f"A likelihood named {cls.name!r} is already registered.")
-    LIKELIHOODS[cls.name] = cls
-    return cls
+    return LIKELIHOODS.register(cls)
 
 
 def get_likelihood(spec):
@@ -160,14 +154,7 @@ def get_likelihood(spec):
     >>> get_likelihood("bernoulli")
     BernoulliLikelihood()
     """
-    if isinstance(spec, Likelihood):
-        return spec
-    if isinstance(spec, str) and spec in LIKELIHOODS:
-        return LIKELIHOODS[spec]()
-    raise ValueError(
-        f"Unknown likelihood {spec!r}; choose one of {sorted(LIKELIHOODS)} or pass a "
-        "Likelihood instance."
-    )
+    return LIKELIHOODS.instance(spec)
 
 
 def infer_likelihood(X):
@@ -195,11 +182,11 @@ def infer_likelihood(X):
     return get_likelihood("bernoulli" if binary else "gaussian")
 
 
-class Likelihood:
-    """Base class of the likelihoods; subclasses set ``name`` and override :meth:`head`.
+class Likelihood(Part):
+    """Base class of the likelihoods; subclasses set ``name`` and override :meth:`Likelihood.head`.
 
     Subclasses hold configuration only (no tensors), so they pickle, clone and compare
-    cheaply; the learnable parts live in the module returned by :meth:`head`.
+    cheaply; the learnable parts live in the module returned by :meth:`Likelihood.head`.
     """
 
     name = None
@@ -245,14 +232,10 @@ class Likelihood:
         """
         raise NotImplementedError
 
-    def __repr__(self):
-        return f"{type(self).__name__}()"
 
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
+#: Registry of likelihood classes by name, filled by :func:`register_likelihood`.
+LIKELIHOODS = Registry("likelihood", Likelihood)
 
-    def __hash__(self):
-        return hash(type(self))
 
 
 class _GaussianHead(nn.Module):
@@ -703,7 +686,8 @@ class MixedLikelihood(Likelihood):
                 try:
                     likelihood.check_support(block[rows])
                 except ValueError as exc:
-                    raise ValueError(f"columns {columns.start}..{columns.stop - 1}: {exc}") from None
+                    where = f"columns {columns.start}..{columns.stop - 1}"
+                    raise ValueError(f"{where}: {exc}") from None
 
     def standardizer(self, X):
         locs, scales = [], []

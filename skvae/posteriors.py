@@ -15,8 +15,7 @@ from torch import nn
 from torch.distributions import Independent, MultivariateNormal, Normal
 from torch.nn import functional as F
 
-#: Registry of posterior classes by name, filled by :func:`register_posterior`.
-POSTERIORS = {}
+from ._registry import Part, Registry
 
 #: Smallest posterior standard deviation (diagonal of the Cholesky factor).
 MIN_POSTERIOR_SCALE = 1e-6
@@ -38,12 +37,7 @@ def register_posterior(cls):
     >>> sorted(POSTERIORS)
     ['diagonal', 'full']
     """
-    if not (isinstance(cls, type) and issubclass(cls, Posterior)):
-        raise TypeError(f"{cls!r} is not a subclass of Posterior.")
-    if cls.name in POSTERIORS:
-        raise ValueError(f"A posterior named {cls.name!r} is already registered.")
-    POSTERIORS[cls.name] = cls
-    return cls
+    return POSTERIORS.register(cls)
 
 
 def get_posterior(spec):
@@ -62,18 +56,11 @@ def get_posterior(spec):
     >>> get_posterior("full")
     FullPosterior()
     """
-    if isinstance(spec, Posterior):
-        return spec
-    if isinstance(spec, str) and spec in POSTERIORS:
-        return POSTERIORS[spec]()
-    raise ValueError(
-        f"Unknown posterior {spec!r}; choose one of {sorted(POSTERIORS)} or pass a "
-        "Posterior instance."
-    )
+    return POSTERIORS.instance(spec)
 
 
-class Posterior:
-    """Base class of the posteriors; subclasses set ``name`` and override :meth:`head`."""
+class Posterior(Part):
+    """Base class of the posteriors; subclasses set ``name`` and override :meth:`Posterior.head`."""
 
     name = None
 
@@ -91,18 +78,14 @@ class Posterior:
         """
         raise NotImplementedError
 
-    def __repr__(self):
-        return f"{type(self).__name__}()"
 
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
+#: Registry of posterior classes by name, filled by :func:`register_posterior`.
+POSTERIORS = Registry("posterior", Posterior)
 
-    def __hash__(self):
-        return hash(type(self))
 
 
 class PosteriorHead(nn.Module):
-    """Base of the posterior heads: ``forward(h)`` gives q, :meth:`reparameterise` z."""
+    """Base of the posterior heads: ``forward(h)`` gives q, :meth:`PosteriorHead.reparameterise` z."""
 
     def location(self, h):
         """The posterior mean alone, without building the distribution (fast path)."""

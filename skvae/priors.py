@@ -27,8 +27,7 @@ from torch.distributions import (
 )
 from torch.nn import functional as F
 
-#: Registry of prior classes by name, filled by :func:`register_prior`.
-PRIORS = {}
+from ._registry import Part, Registry
 
 
 def register_prior(cls):
@@ -48,12 +47,7 @@ def register_prior(cls):
     >>> sorted(PRIORS)
     ['mog', 'normal', 'vamp']
     """
-    if not (isinstance(cls, type) and issubclass(cls, Prior)):
-        raise TypeError(f"{cls!r} is not a subclass of Prior.")
-    if cls.name in PRIORS:
-        raise ValueError(f"A prior named {cls.name!r} is already registered.")
-    PRIORS[cls.name] = cls
-    return cls
+    return PRIORS.register(cls)
 
 
 def get_prior(spec):
@@ -72,13 +66,7 @@ def get_prior(spec):
     >>> get_prior("normal")
     NormalPrior()
     """
-    if isinstance(spec, Prior):
-        return spec
-    if isinstance(spec, str) and spec in PRIORS:
-        return PRIORS[spec]()
-    raise ValueError(
-        f"Unknown prior {spec!r}; choose one of {sorted(PRIORS)} or pass a Prior instance."
-    )
+    return PRIORS.instance(spec)
 
 
 def _as_multivariate(p):
@@ -91,7 +79,7 @@ def _as_multivariate(p):
 
 
 class PriorModule(nn.Module):
-    """Base of the prior modules: ``forward(encode)`` gives p(z), :meth:`kl` KL(q || p)."""
+    """Base of the prior modules: ``forward(encode)`` gives p(z), :meth:`PriorModule.kl` KL(q || p)."""
 
     def kl(self, posterior, z, encode=None):
         """KL(q || p) per row.
@@ -134,8 +122,8 @@ class _StandardNormalModule(PriorModule):
         return Independent(Normal(self.loc, self.scale, validate_args=False), 1)
 
 
-class Prior:
-    """Base class of the priors; subclasses set ``name`` and override :meth:`module`."""
+class Prior(Part):
+    """Base class of the priors; subclasses set ``name`` and override :meth:`Prior.module`."""
 
     name = None
 
@@ -155,15 +143,10 @@ class Prior:
         """
         raise NotImplementedError
 
-    def __repr__(self):
-        args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items())
-        return f"{type(self).__name__}({args})"
 
-    def __eq__(self, other):
-        return type(self) is type(other) and vars(self) == vars(other)
+#: Registry of prior classes by name, filled by :func:`register_prior`.
+PRIORS = Registry("prior", Prior)
 
-    def __hash__(self):
-        return hash(type(self))
 
 
 @register_prior

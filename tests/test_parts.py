@@ -150,3 +150,17 @@ def test_active_units_count_the_latents_in_use():
                                device="cpu").fit(X)
     assert 2 <= est.n_active_components_ < 6
     assert collapsed.n_active_components_ < est.n_active_components_
+
+
+def test_a_part_registered_after_import_is_accepted_by_name(data):
+    from skvae.likelihoods import LIKELIHOODS, GaussianLikelihood, register_likelihood
+
+    @register_likelihood
+    class _Renamed(GaussianLikelihood):
+        name = "gaussian-renamed-for-tests"
+
+    try:
+        est = VAETransformer(likelihood="gaussian-renamed-for-tests", **FAST).fit(data)
+        assert type(est.likelihood_) is _Renamed
+    finally:
+        del LIKELIHOODS["gaussian-renamed-for-tests"]

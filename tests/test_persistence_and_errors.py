@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from skvae import InconsistentVersionWarning, VAEGenerator, VAETransformer
-from skvae.likelihoods import GaussianLikelihood, Likelihood
 from skvae._training import NonFiniteLossError
+from skvae.likelihoods import GaussianLikelihood, Likelihood
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=5, random_state=0, device="cpu")
 

@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from skvae import InconsistentVersionWarning, VAEGenerator, VAETransformer
-from skvae import _persistence
+from skvae import InconsistentVersionWarning, VAEGenerator, VAETransformer, _persistence
 from skvae._persistence import FORMAT_VERSION, load, save
 from skvae.likelihoods import LIKELIHOODS, GaussianLikelihood
 from skvae.posteriors import POSTERIORS
@@ -331,7 +330,8 @@ def _tampered(model_file, tmp_path, edit_header=None, edit_members=None):
 
 
 def _reshape_first_weight(members):
-    from safetensors.torch import load as st_load, save as st_save
+    from safetensors.torch import load as st_load
+    from safetensors.torch import save as st_save
 
     tensors = st_load(members["tensors.safetensors"])
     tensors["module_/encoder.0.weight"] = torch.zeros(3, 3)
