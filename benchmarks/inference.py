@@ -2,6 +2,8 @@
 
 # License: BSD 3 clause
 
+import copy
+
 import numpy as np
 import torch
 from sklearn.decomposition import PCA
@@ -52,13 +54,18 @@ def run(settings, device):
                   n_components=N_COMPONENTS, batch_size=256, max_iter=1, device=device)
     pca = PCA(N_COMPONENTS, random_state=0).fit(X[:FIT_ROWS])
     module = vae.module_.eval()
+    # skvae computes in the input's precision (float64 in: float64 maths, as PCA), so
+    # each dtype is also held against a raw forward in that dtype.
+    module64 = copy.deepcopy(module).double()
     # The Bernoulli likelihood does not standardise, so X is what the module sees.
     x_device = torch.as_tensor(X32, device=device)
+    x_device64 = torch.as_tensor(X, device=device)
 
     batch = interleave({
         "float64": lambda: vae.transform(X),
         "float32": lambda: vae.transform(X32),
         "encoder": lambda: encoder_forward(module, x_device),
+        "encoder64": lambda: encoder_forward(module64, x_device64),
         "pca": lambda: pca.transform(X),
     }, repeats=settings.repeats, device=device)
     speed = {name: rates(len(X), t.seconds) for name, t in batch.items()}
@@ -70,9 +77,11 @@ def run(settings, device):
 
     n = len(X)
     rows = [
-        compare(f"transform {n} rows, float64 in, vs raw encoder forward", "rows/s",
-                speed["float64"], speed["encoder"], other_label="encoder forward, float32 tensor",
-                target=Target(">=", 0.9)),
+        compare(f"transform {n} rows, float64 in, vs raw encoder forward in float64", "rows/s",
+                speed["float64"], speed["encoder64"],
+                other_label="encoder forward, float64 tensor", target=Target(">=", 0.9)),
+        compare(f"transform {n} rows, float64 in, vs raw encoder forward in float32", "rows/s",
+                speed["float64"], speed["encoder"], other_label="encoder forward, float32 tensor"),
         compare(f"transform {n} rows, float32 in, vs raw encoder forward", "rows/s",
                 speed["float32"], speed["encoder"], other_label="encoder forward, float32 tensor",
                 target=Target(">=", 0.9)),

@@ -91,7 +91,10 @@ def compare(n_components=8, max_iter=300, random_state=0, device="auto"):
 
 
 def save_figure(vae, X_test, path, random_state=0):
-    """Write a PNG: test digits, their reconstructions, and new samples.
+    """Write a PNG: test digits over their reconstructions, and new samples.
+
+    Drawn with :class:`~skvae.plotting.ReconstructionDisplay` and
+    :class:`~skvae.plotting.SampleGridDisplay`.
 
     Parameters
     ----------
@@ -106,21 +109,12 @@ def save_figure(vae, X_test, path, random_state=0):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = 10
-    recon = vae.inverse_transform(vae.transform(X_test[:n]))
-    # Decoder means of prior draws: what the model thinks a digit looks like.
-    z = np.random.RandomState(random_state).normal(size=(n, vae.n_components))
-    samples = vae.inverse_transform(z)
-    fig, axes = plt.subplots(3, n, figsize=(n, 3.4))
-    for row, (title, images) in enumerate(
-        [("test digits", X_test[:n]), ("reconstructed", recon), ("sampled", samples)]
-    ):
-        for col in range(n):
-            ax = axes[row, col]
-            ax.imshow(images[col].reshape(8, 8), cmap="gray_r", vmin=0, vmax=1)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        axes[row, 0].set_ylabel(title, rotation=0, ha="right", va="center")
+    from .plotting import ReconstructionDisplay, SampleGridDisplay
+
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 5.5), height_ratios=[2, 2])
+    ReconstructionDisplay.from_estimator(vae, X_test, n_images=10, image_shape=(8, 8), ax=top)
+    SampleGridDisplay.from_estimator(vae, n_samples=20, image_shape=(8, 8),
+                                     random_state=random_state, ax=bottom)
     fig.suptitle(f"VAETransformer(n_components={vae.n_components}) on load_digits")
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
