@@ -18,11 +18,19 @@ import torch
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_is_fitted
 
 from ._module import VAEModule, init_weights
-from ._sklearn_compat import Interval, RegistryOptions, StrOptions, _fit_context, validate_data
+from ._sklearn_compat import Interval, RegistryOptions, StrOptions, _fit_context
 from ._training import NonFiniteLossError, train
+from ._validation import (
+    check_n_samples,
+    check_result,
+    check_standardizer,
+    check_weights,
+    validated,
+    validated_latent,
+)
 from ._version import __version__
 from .likelihoods import LIKELIHOODS, Likelihood, get_likelihood
 from .posteriors import POSTERIORS, Posterior, get_posterior
@@ -162,24 +170,83 @@ def _draw_seed(rng):
     return int(rng.randint(_INT64_MAX, dtype=np.int64))
 
 
-def _as_tensor(X, loc, scale, dtype, device):
+def _as_tensor(X, loc, scale, dtype, device, training=False):
     """``(X - loc) / scale`` as a tensor of ``dtype`` on ``device``.
 
-    The identity map is a plain cast. Otherwise rows are standardised in blocks in the
-    input's precision before the cast (which keeps precision for columns with large
-    offsets) so the extra memory is the one output copy plus a block of a few MB.
+    Rows are converted in blocks (standardised in the input's precision before the cast,
+    which keeps precision for columns with large offsets; the identity map is a plain
+    cast), so the extra memory is the one output copy plus a block of a few MB, and each
+    block is checked for overflow while it is in cache. Values that overflow ``dtype``
+    raise a ValueError naming the column; ``training`` says the tensor is the training
+    data, for the advice in that message.
     """
     out = torch.empty(X.shape, dtype=dtype)
-    if not (np.any(loc) or np.any(scale != 1)):
-        out.numpy()[...] = X  # numpy casts into the buffer without a full temporary
+    identity = not (np.any(loc) or np.any(scale != 1))
+    if not _convert_into(out, X, loc, scale, identity, safe=False):
         return out.to(device)
-    loc, inv_scale = loc.astype(X.dtype), (1.0 / scale).astype(X.dtype)
-    rows = max(1, _BLOCK_ELEMENTS // max(1, X.shape[1]))
-    for start in range(0, X.shape[0], rows):
-        block = X[start : start + rows] - loc
-        block *= inv_scale
-        out[start : start + rows] = torch.from_numpy(block)
+    if not identity:
+        # X - loc overflowed X's precision (values near its largest): scale first.
+        _convert_into(out, X, loc, scale, identity, safe=True)
+    _check_range(out, X, identity, training)
     return out.to(device)
+
+
+def _convert_into(out, X, loc, scale, identity, safe):
+    """Write ``(X - loc) / scale`` into ``out`` in row blocks; True if any entry is inf.
+
+    ``safe`` computes ``X / scale - loc / scale`` in float64 instead, which overflows
+    only where the standardised values themselves do (at some cost in precision for
+    large offsets), for X - loc beyond the largest float.
+    """
+    inv_scale64 = 1.0 / scale
+    shift64 = loc * inv_scale64
+    loc, inv_scale = loc.astype(X.dtype), inv_scale64.astype(X.dtype)
+    target = out.numpy()
+    # A copy into an equal or wider float cannot overflow; the rest is checked per block.
+    check = not (identity and X.dtype.itemsize <= target.dtype.itemsize)
+    rows = max(1, _BLOCK_ELEMENTS // max(1, X.shape[1]))
+    overflow = False
+    for start in range(0, X.shape[0], rows):
+        stop = start + rows
+        with np.errstate(over="ignore"):  # redone with safe=True, or reported
+            if identity:
+                target[start:stop] = X[start:stop]  # numpy casts into the buffer
+            elif safe:
+                target[start:stop] = X[start:stop] * inv_scale64 - shift64
+            else:
+                block = X[start:stop] - loc
+                block *= inv_scale
+                target[start:stop] = block
+        if check and not overflow:
+            overflow = bool(torch.isinf(out[start:stop]).any())
+    return overflow
+
+
+def _check_range(out, X, identity, training):
+    """Raise a ValueError when X overflowed the tensor's dtype (after standardisation)."""
+    if not bool(torch.isinf(out).any()):
+        return
+    column = int(torch.isinf(out).any(0).nonzero()[0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN column of a table
+        largest = np.nanmax(np.abs(X[:, column]))
+    name = str(out.dtype).removeprefix("torch.")
+    if training and identity:
+        advice = ("The likelihood models X as it is (no standardisation) and skvae trains "
+                  "in float32: rescale X, or use likelihood='gaussian', which standardises "
+                  "each column.")
+    elif training:
+        advice = ("The standardisation was fixed by the first fit or partial_fit call; "
+                  "these values lie far outside that data.")
+    else:
+        advice = "The row lies far outside the training data."
+        if out.dtype == torch.float32:
+            advice += " Passing float64 X computes in float64."
+    raise ValueError(
+        f"X column {column} holds values up to {largest:g} in magnitude, which overflow "
+        f"{name} (at most {torch.finfo(out.dtype).max:g})"
+        f"{'' if identity else ' after standardisation'}. {advice}"
+    )
 
 
 class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
@@ -299,8 +366,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def _validate_fit_input(self, X, y, *, reset, ensure_min_samples):
         """Training matrix and condition matrix (None: unconditional); y is ignored here."""
-        X = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
-                          ensure_min_samples=ensure_min_samples)
+        X = validated(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
         return X, None
 
     @contextmanager
@@ -356,7 +422,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         posterior = get_posterior(self.posterior)
         rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
         module = self._build_module(X.shape[1], likelihood, prior, posterior, _draw_seed(rng))
-        loc, scale = likelihood.standardizer(X)
+        loc, scale = check_standardizer(*likelihood.standardizer(X), likelihood)
         return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
                     module_=module, _n_columns=X.shape[1],
                     _x_loc=loc, _x_scale=scale, loss_curve_=[], n_iter_=0,
@@ -383,7 +449,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Conditions, when there are any, ride along as extra columns on the right.
         """
         device = self._device
-        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device)
+        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device, training=True)
         if C is not None:
             data = torch.cat([data, torch.as_tensor(C, dtype=torch.float32, device=device)], 1)
         if not self.early_stopping:
@@ -409,6 +475,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X_train, X_val = self._split(X, C, self._rng)
         generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
         result = self._train(module, optimizer, X_train, X_val, generator, incremental)
+        check_weights(module, type(self).__name__)
         self._record(result, optimizer, incremental, X)
 
     def _kl_weight(self, epoch):
@@ -519,7 +586,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def _validate_X(self, X):
         check_is_fitted(self)
         if not self._is_plain_valid_array(X):
-            X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+            X = validated(self, X, reset=False)
         self.likelihood_.check_support(X)
         return X
 
@@ -592,7 +659,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
         X = self._validate_X(X)
-        return self._map_rows(X, lambda m, x, c: m.encode_mean(x, c), self.n_components, X.dtype)
+        Z = self._map_rows(X, lambda m, x, c: m.encode_mean(x, c), self.n_components, X.dtype)
+        return check_result(Z, type(self).__name__, "transform", X)
 
     def _count_active(self, X):
         """Latent units whose posterior mean varies across rows (Burda et al., 2016).
@@ -620,18 +688,15 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X_original : ndarray of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32], input_name="Z")
-        if Z.shape[1] != self.n_components:
-            raise ValueError(
-                f"X has {Z.shape[1]} features, but inverse_transform is expecting "
-                f"{self.n_components} latent components as input."
-            )
+        Z = validated_latent(self, X)
         torch_dtype = torch.float64 if Z.dtype == np.float64 else torch.float32
         module = self._module_in(torch_dtype)
         with torch.inference_mode():
             z = torch.as_tensor(Z, dtype=torch_dtype, device=self._device)
             mean = module.decode(z).mean.cpu().numpy()
-        return (mean * self._x_scale + self._x_loc).astype(Z.dtype, copy=False)
+        with np.errstate(over="ignore"):  # reported by check_result
+            X_original = (mean * self._x_scale + self._x_loc).astype(Z.dtype, copy=False)
+        return check_result(X_original, type(self).__name__, "inverse_transform", Z)
 
     def score_samples(self, X):
         """ELBO of each row: a lower bound on log p(x), in nats, for X in its own units.
@@ -651,7 +716,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         scores : ndarray of shape (n_samples,), float64
         """
         X = self._validate_X(X)
-        return self._score_rows(X)
+        return check_result(self._score_rows(X), type(self).__name__, "score_samples", X,
+                            X.dtype)
 
     def _score_rows(self, X, C=None):
         n_draws = score_draws(self.n_components)
@@ -695,8 +761,13 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         -------
         log_likelihood : ndarray of shape (n_samples_X,)
         """
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        n_samples = check_n_samples(n_samples)
+        check_is_fitted(self)
+        if self._n_conditions():
+            raise ValueError(
+                f"log_likelihood is not available for a {type(self).__name__} fitted with "
+                "y (it takes no labels); use score_samples(X, y), the ELBO given the labels."
+            )
         X = self._validate_X(X)
         # The same kind of shared, moment-matched quasi-random draws as score_samples:
         # each draw is still marginally N(0, I), so the bound holds in expectation, and
@@ -710,7 +781,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return log_mean + self._log_jacobian_rows(x)
 
         cost = min(n_samples, _IWAE_BLOCK)
-        return self._map_rows(X, iwae, 1, np.float64, cost)[:, 0]
+        return check_result(self._map_rows(X, iwae, 1, np.float64, cost)[:, 0],
+                            type(self).__name__, "log_likelihood", X, X.dtype)
 
     def sample(self, n_samples=1, random_state=None):
         """Draw rows from the generative model: z ~ p(z), then x ~ p(x | z).
@@ -728,8 +800,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X : ndarray of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, numbers.Integral) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        n_samples = check_n_samples(n_samples)
         return self._sample_rows(n_samples, _draw_seed(check_random_state(random_state)))
 
     def _sample_rows(self, n_samples, seed, C=None):
@@ -743,7 +814,15 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 c = None if C is None else torch.as_tensor(
                     C[start : start + len(z)], dtype=z.dtype, device=z.device)
                 blocks.append(module.decode(z, c).sample().cpu().numpy().astype(np.float64))
-        return np.concatenate(blocks) * self._x_scale + self._x_loc
+        with np.errstate(over="ignore"):
+            drawn = np.concatenate(blocks) * self._x_scale + self._x_loc
+        if not np.isfinite(drawn).all():  # the training scale made them overflow
+            raise ValueError(
+                f"{type(self).__name__}.sample drew values that overflow float64: the "
+                f"training data's columns reach a scale of {np.max(self._x_scale):g}. "
+                "Rescale the training data."
+            )
+        return drawn
 
     # -------------------------------------------------------------------- state
     def __sklearn_tags__(self):

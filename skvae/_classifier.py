@@ -41,8 +41,15 @@ from ._base import (
     score_noise,
 )
 from ._module import VAEModule, init_weights, mlp
-from ._sklearn_compat import Interval, StrOptions, _fit_context, validate_data
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._training import NonFiniteLossError, train
+from ._validation import (
+    check_labels,
+    check_result,
+    check_standardizer,
+    check_weights,
+    validated,
+)
 from ._version import __version__
 from .likelihoods import get_likelihood
 from .posteriors import get_posterior
@@ -356,8 +363,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         """
         warm = self.warm_start and hasattr(self, "module_")
         with self._restored_on_error():
-            X, y = validate_data(self, X, y, reset=not warm, dtype=[np.float64, np.float32],
-                                 ensure_min_samples=2)
+            X, y = validated(self, X, y, reset=not warm, ensure_min_samples=2)
             self._fit(X, self._encode_labels(y, warm=warm, incremental=False), warm=warm,
                       incremental=False)
         return self
@@ -383,7 +389,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             raise ValueError("partial_fit does not support early_stopping=True.")
         warm = hasattr(self, "module_")
         with self._restored_on_error():
-            X, y = validate_data(self, X, y, reset=not warm, dtype=[np.float64, np.float32])
+            X, y = validated(self, X, y, reset=not warm)
             codes = self._encode_labels(y, warm=warm, incremental=True, classes=classes)
             self._fit(X, codes, warm=warm, incremental=True)
         return self
@@ -392,6 +398,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         """Class indices of y, -1 for unlabeled rows; sets ``classes_`` on a fresh fit."""
         unlabeled = _unlabeled_mask(y)
         labels = y[~unlabeled]
+        check_labels(labels, type(self).__name__, continuous=False)
         # A partial_fit batch may be all unlabeled once the classes are known.
         if labels.shape[0] == 0 and not (incremental and (warm or classes is not None)):
             raise ValueError(
@@ -428,7 +435,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             module = M2Module(X.shape[1], self.n_components, len(self.classes_),
                               self._hidden_layer_sizes(), likelihood, prior, posterior)
         init_weights(module, torch.Generator().manual_seed(_draw_seed(rng)))
-        loc, scale = likelihood.standardizer(X)
+        loc, scale = check_standardizer(*likelihood.standardizer(X), likelihood)
         return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
                     module_=module, _x_loc=loc, _x_scale=scale, loss_curve_=[], n_iter_=0,
                     validation_scores_=[], _optimizer_state=None)
@@ -454,11 +461,12 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
-        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device)
+        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device, training=True)
         train_rows, val_rows = self._split(codes, self._rng)
         generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
         result = self._train(module, optimizer, data, torch.from_numpy(codes).to(device),
                              train_rows, val_rows, generator, incremental)
+        check_weights(module, type(self).__name__)
         self._record(result, optimizer, incremental)
 
     def _split(self, codes, rng):
@@ -563,14 +571,15 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         return -float(np.log(self._x_scale).sum())
 
     # ---------------------------------------------------------------- inference
-    def _map_rows(self, X, fn):
+    def _map_rows(self, X, fn, method):
         """``fn(module, x_std)`` over standardised row blocks of X, in X's float dtype.
 
         Computing in X's dtype (float64 unless X is float32) keeps a row's output
-        independent of the batch it comes in.
+        independent of the batch it comes in. ``method`` names the caller in errors.
         """
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
+        X = validated(self, X, reset=False)
+        self.likelihood_.check_support(X)
         single = X.dtype == np.float32 or self._device.type == "mps"  # MPS has no float64
         dtype = torch.float32 if single else torch.float64
         module = self.module_
@@ -583,7 +592,8 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 x = _as_tensor(X[start : start + _CHUNK_ROWS], self._x_loc, self._x_scale,
                                dtype, self._device)
                 blocks.append(fn(module, x).cpu().numpy())
-        return np.concatenate(blocks).astype(X.dtype, copy=False)
+        out = np.concatenate(blocks).astype(X.dtype, copy=False)
+        return check_result(out, type(self).__name__, method, X, dtype=X.dtype)
 
     def predict_proba(self, X):
         """Class probabilities q(y | x).
@@ -597,7 +607,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
         """
-        return self._map_rows(X, lambda m, x: m.log_proba(x).exp())
+        return self._map_rows(X, lambda m, x: m.log_proba(x).exp(), "predict_proba")
 
     def predict_log_proba(self, X):
         """Log of the class probabilities q(y | x).
@@ -610,7 +620,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._map_rows(X, lambda m, x: m.log_proba(x))
+        return self._map_rows(X, lambda m, x: m.log_proba(x), "predict_log_proba")
 
     def predict(self, X):
         """The most probable class under q(y | x).
@@ -639,7 +649,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         Z : ndarray of shape (n_samples, n_components)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
-        return self._map_rows(X, lambda m, x: m.latent_mean(x))
+        return self._map_rows(X, lambda m, x: m.latent_mean(x), "transform")
 
     # -------------------------------------------------------------------- state
     def __sklearn_tags__(self):

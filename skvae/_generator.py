@@ -7,9 +7,20 @@ import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import _BaseVAE, _draw_seed
+from ._base import (
+    _BaseVAE,
+    _draw_seed,
+)
 from ._sklearn_compat import RegistryOptions, validate_data
 from ._tabular import TableSchema
+from ._validation import (
+    _explain_conversion_error,
+    check_labels,
+    check_n_samples,
+    check_result,
+    validated,
+    validated_latent,
+)
 from .likelihoods import LIKELIHOODS, Likelihood, MixedLikelihood, get_likelihood, infer_likelihood
 
 
@@ -180,8 +191,7 @@ class VAEGenerator(_BaseVAE):
             if reset and isinstance(self.likelihood, dict):
                 raise ValueError("A dict likelihood names DataFrame columns; X is not a "
                                  "DataFrame.")
-            M = validate_data(self, X, reset=reset, dtype=[np.float64, np.float32],
-                              ensure_min_samples=ensure_min_samples)
+            M = validated(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
         C = None
         if y is not None:
             C = self._label_matrix(y, M.shape[0], reset)
@@ -199,13 +209,23 @@ class VAEGenerator(_BaseVAE):
             validate_data(self, X, reset=True, skip_check_array=True)
             overrides = self.likelihood if isinstance(self.likelihood, dict) else None
             self._schema = TableSchema(overrides).fit(X)
-            return self._schema.encode(X)
+            return self._schema.check_support(self._schema.encode(X))
         import pandas as pd
 
+        if not _is_dataframe(X):  # sparse, 1-D and empty arrays get sklearn's errors
+            try:
+                X = check_array(X, dtype=None, ensure_all_finite=False)
+            except (TypeError, ValueError) as exc:
+                _explain_conversion_error(exc, X, "X", type(self).__name__)
+                raise
         validate_data(self, X, reset=False, skip_check_array=True)
         if not _is_dataframe(X):
-            X = pd.DataFrame(np.asarray(X), columns=[spec.name for spec in self._schema.columns])
-        return self._schema.encode(X)
+            X = pd.DataFrame(X, columns=[spec.name for spec in self._schema.columns])
+        M = self._schema.encode(X)
+        if M.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={X.shape}) while a "
+                             "minimum of 1 is required by VAEGenerator.")
+        return self._schema.check_support(M)
 
     def _label_matrix(self, y, n_rows, reset):
         """One-hot rows of the labels ``y`` (classes learned when ``reset``)."""
@@ -213,6 +233,7 @@ class VAEGenerator(_BaseVAE):
         if y.ndim != 1 or y.shape[0] != n_rows:
             raise ValueError(f"y must be 1-D with one label per row of X ({n_rows}); got "
                              f"shape {y.shape}.")
+        check_labels(y, type(self).__name__)
         if reset:
             self.classes_, counts = np.unique(y, return_counts=True)
             self.class_prior_ = counts / counts.sum()
@@ -278,9 +299,11 @@ class VAEGenerator(_BaseVAE):
         dtype = X.dtype if X.dtype == np.float32 else np.float64
         C = self._conditions_for(y, X.shape[0])
         if C is not None or not hasattr(self, "classes_"):
-            return self._map_rows(X, encode, self.n_components, dtype, C=C)
-        return sum(w * self._map_rows(X, encode, self.n_components, dtype, C=C)
-                   for w, C in self._each_label(X.shape[0])).astype(dtype)
+            Z = self._map_rows(X, encode, self.n_components, dtype, C=C)
+        else:
+            Z = sum(w * self._map_rows(X, encode, self.n_components, dtype, C=C)
+                    for w, C in self._each_label(X.shape[0])).astype(dtype)
+        return check_result(Z, type(self).__name__, "transform", X)
 
     def score_samples(self, X, y=None):
         """ELBO per row in nats: of log p(x | y) given ``y``, else of log p(x).
@@ -297,9 +320,12 @@ class VAEGenerator(_BaseVAE):
         X = self._validate_X(X)
         C = self._conditions_for(y, X.shape[0])
         if C is not None or not hasattr(self, "classes_"):
-            return self._score_rows(X, C)
-        per_label = [np.log(w) + self._score_rows(X, C) for w, C in self._each_label(X.shape[0])]
-        return np.logaddexp.reduce(per_label, axis=0)
+            scores = self._score_rows(X, C)
+        else:
+            per_label = [np.log(w) + self._score_rows(X, C)
+                         for w, C in self._each_label(X.shape[0])]
+            scores = np.logaddexp.reduce(per_label, axis=0)
+        return check_result(scores, type(self).__name__, "score_samples", X, X.dtype)
 
     def score(self, X, y=None):
         """Mean of :meth:`score_samples`, in nats per row.
@@ -331,16 +357,15 @@ class VAEGenerator(_BaseVAE):
         X_original : ndarray or DataFrame of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
-        Z = check_array(X, dtype=[np.float64, np.float32], input_name="Z")
-        if Z.shape[1] != self.n_components:
-            raise ValueError(f"X has {Z.shape[1]} features, but inverse_transform is "
-                             f"expecting {self.n_components} latent components as input.")
+        Z = validated_latent(self, X)
         C = self._conditions_for(y, Z.shape[0])
         if C is not None or not hasattr(self, "classes_"):
             mean = self._decode_mean(Z, C)
         else:
             mean = sum(w * self._decode_mean(Z, C) for w, C in self._each_label(Z.shape[0]))
-        M = mean * self._x_scale + self._x_loc
+        with np.errstate(over="ignore"):  # reported by check_result
+            M = mean * self._x_scale + self._x_loc
+        check_result(M, type(self).__name__, "inverse_transform", Z)
         if self._schema is not None:
             return self._schema.decode(M)
         return M.astype(Z.dtype, copy=False)
@@ -373,13 +398,15 @@ class VAEGenerator(_BaseVAE):
             Only for a conditional model: the labels of the rows.
         """
         check_is_fitted(self)
-        if not isinstance(n_samples, (int, np.integer)) or n_samples < 1:
-            raise ValueError(f"n_samples must be a positive integer, got {n_samples!r}.")
+        n_samples = check_n_samples(n_samples)
         rng = check_random_state(random_state)
         labels = C = None
         if hasattr(self, "classes_"):
             labels = (np.asarray(y) if y is not None
                       else rng.choice(self.classes_, size=n_samples, p=self.class_prior_))
+            if labels.ndim != 1 or labels.shape[0] != n_samples:
+                raise ValueError(f"y must be 1-D with one label per row drawn "
+                                 f"(n_samples={n_samples}); got shape {labels.shape}.")
             C = self._label_matrix(labels, n_samples, reset=False)
         elif y is not None:
             raise ValueError("y was given but this VAEGenerator was fitted without y.")

@@ -612,6 +612,14 @@ def load(path):
     >>> bool((loaded.sample(5, random_state=0) == gen.sample(5, random_state=0)).all())
     True
     """
+    if isinstance(path, io.TextIOBase):
+        raise TypeError("load needs a binary file object: open the file with mode 'rb'.")
+    if isinstance(path, bytes) and b"\0" in path:
+        raise TypeError("load got bytes that look like a file's contents, not a path: "
+                        "pass io.BytesIO(data) instead.")
+    if not (hasattr(path, "read") or isinstance(path, (str, bytes, os.PathLike))):
+        raise TypeError(f"load needs a path (str or path-like) or a binary file object, "
+                        f"got {type(path).__name__}: {path!r:.80}.")
     source = repr(os.fspath(path)) if not hasattr(path, "read") else "the file"
     try:
         archive = zipfile.ZipFile(path if hasattr(path, "read") else os.fspath(path))
@@ -764,6 +772,13 @@ def _rebuild(header, tensors):
     # The modules last: _build_module reads the fitted attributes (parts, sizes).
     for attr, node in modules.items():
         setattr(estimator, attr, _decode_module(estimator, attr, node, decoder))
+    for attr in ("_x_loc", "_x_scale"):
+        value = getattr(estimator, attr, None)
+        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"
+                                      and np.isfinite(value).all()
+                                      and (attr == "_x_loc" or (value > 0).all())):
+            raise ValueError(f"the standardisation {attr} is not a finite float array"
+                             f"{' of positive values' if attr == '_x_scale' else ''}")
     unused = set(tensors) - decoder.used
     if unused:
         raise ValueError(f"tensors {sorted(unused)[:3]} are not referred to by the header")
@@ -789,6 +804,10 @@ def _decode_module(estimator, attr, node, decoder):
         details = ", ".join(f"{k}: the model needs {expected.get(k)}, the file has "
                             f"{found.get(k)}" for k in wrong[:3])
         raise ValueError(f"the weights do not fit the model ({details})")
+    for key, tensor in state.items():
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            raise ValueError(f"the weight {key!r} holds NaN or infinite values (a model "
+                             "skvae fits never does: the file is damaged or was altered)")
     module.load_state_dict(state, strict=True)
     module.train(bool(node["training"]))
     return module

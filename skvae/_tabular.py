@@ -8,6 +8,7 @@ category sets.
 
 # License: BSD 3 clause
 
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -39,9 +40,16 @@ class ColumnSpec:
         return len(self.categories) if self.kind == "category" else 1
 
 
+def _check_not_complex(series):
+    if getattr(series.dtype, "kind", "") == "c":
+        raise ValueError(f"Column {series.name!r} holds complex numbers, which no "
+                         "likelihood models; pass its real part or its magnitude.")
+
+
 def _kind(series):
     import pandas as pd
 
+    _check_not_complex(series)
     dtype = series.dtype
     if pd.api.types.is_bool_dtype(dtype):
         return "bool"
@@ -85,6 +93,10 @@ class TableSchema:
 
     def fit(self, df):
         """Learn the columns of ``df``; returns self."""
+        if df.shape[1] == 0:
+            raise ValueError("X has no columns: a table to model needs at least one.")
+        if df.shape[0] == 0:
+            raise ValueError(f"Found array with 0 sample(s) (shape={df.shape}): X has no rows.")
         unknown = set(self.likelihoods) - set(df.columns)
         if unknown:
             raise ValueError("likelihood names columns that X does not have: "
@@ -151,12 +163,48 @@ class TableSchema:
         blocks = [self._encode_column(spec, df[spec.name]) for spec in self.columns]
         return np.column_stack(blocks).astype(np.float64)
 
+    def check_support(self, M):
+        """Check each column of an encoded matrix against its likelihood; returns M.
+
+        The error names the DataFrame column (missing entries are left out).
+        """
+        from .likelihoods import CategoricalLikelihood, get_likelihood
+
+        start = 0
+        for spec in self.columns:
+            block = M[:, start : start + spec.width]
+            start += spec.width
+            rows = ~np.isnan(block).any(axis=1)
+            if not rows.any():
+                continue
+            likelihood = (CategoricalLikelihood() if spec.likelihood == "categorical"
+                          else get_likelihood(spec.likelihood))
+            try:
+                likelihood.check_support(block[rows])
+            except ValueError as exc:
+                message = str(exc)
+                found = re.search(r"column (\d+) holds (.+) \(row (\d+)\)\.$", message)
+                if found and spec.width == 1:  # "column 0" of the block is this column
+                    row = int(np.flatnonzero(rows)[int(found.group(3))])
+                    message = f"{message[:found.start()]}row {row} holds {found.group(2)}."
+                raise ValueError(f"Column {spec.name!r}: {message}") from None
+        return M
+
     def _encode_column(self, spec, series):
+        _check_not_complex(series)
         if spec.kind != "category":
             try:
-                return series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
+                values = series.astype("float64").to_numpy(dtype=np.float64, na_value=np.nan)
             except (TypeError, ValueError):
                 raise ValueError(f"Column {spec.name!r} must be numeric as in fit.") from None
+            infinite = np.isinf(values)
+            if np.any(infinite):
+                row = int(np.argmax(infinite))
+                raise ValueError(
+                    f"Column {spec.name!r} holds {values[row]} at row {row}. Missing values "
+                    "(NaN, None) are modelled; infinite ones are not: replace them."
+                )
+            return values
         values = series.astype(object).to_numpy()
         known = {category: i for i, category in enumerate(spec.categories)}
         unseen = {v for v in values if v is not None and v == v and v not in known}

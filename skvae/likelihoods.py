@@ -79,9 +79,10 @@ def _check_values(name, X, bad, requirement):
     """Raise a ValueError naming the first column where ``bad`` holds, and its value."""
     if np.any(bad):
         column = int(np.argmax(bad.any(axis=0)))
-        value = X[int(np.argmax(bad[:, column])), column]
+        row = int(np.argmax(bad[:, column]))
         raise ValueError(
-            f"likelihood={name!r} needs {requirement}; column {column} holds {value:g}."
+            f"likelihood={name!r} needs {requirement}; column {column} holds "
+            f"{X[row, column]:g} (row {row})."
         )
 
 
@@ -104,15 +105,34 @@ def _column_moments(X):
     """Column means and standard deviations in float64, in row blocks.
 
     ``X.std`` would hold a full float64 copy of ``X - mean``; blocks keep the extra
-    memory to a few megabytes whatever the size of X.
+    memory to a few megabytes whatever the size of X. Values so large that the sum or
+    the squares overflow float64 (beyond about 1e154) are divided by their column's
+    largest magnitude first, so the moments of any finite X are finite.
     """
-    loc = X.mean(axis=0, dtype=np.float64)
-    squares = np.zeros(X.shape[1])
+    with np.errstate(over="ignore", invalid="ignore"):
+        loc, scale = _scaled_column_moments(X, None)
+    if np.isfinite(loc).all() and np.isfinite(scale).all():
+        return loc, scale
+    magnitude = np.abs(X).max(axis=0).astype(np.float64)
+    unit = np.where(magnitude > 0, magnitude, 1.0)
+    return _scaled_column_moments(X, unit)
+
+
+def _scaled_column_moments(X, unit):
+    """Column moments of ``X / unit``, times ``unit``; ``unit=None`` divides by nothing."""
     rows = max(1, 2**20 // max(1, X.shape[1]))
+    if unit is None:
+        loc = X.mean(axis=0, dtype=np.float64)
+    else:
+        loc = sum((X[start : start + rows] / unit).sum(axis=0)
+                  for start in range(0, X.shape[0], rows)) / X.shape[0]
+    squares = np.zeros(X.shape[1])
     for start in range(0, X.shape[0], rows):
-        centred = X[start : start + rows] - loc
+        block = X[start : start + rows] if unit is None else X[start : start + rows] / unit
+        centred = block - loc
         squares += np.einsum("ij,ij->j", centred, centred)
-    return loc, np.sqrt(squares / X.shape[0])
+    scale = np.sqrt(squares / X.shape[0])
+    return (loc, scale) if unit is None else (loc * unit, scale * unit)
 
 
 def register_likelihood(cls):

@@ -85,7 +85,10 @@ POSTERIORS = Registry("posterior", Posterior)
 
 
 class PosteriorHead(nn.Module):
-    """Base of the posterior heads: ``forward(h)`` gives q, :meth:`PosteriorHead.reparameterise` z."""
+    """Base of the posterior heads: ``forward(h)`` gives q, :meth:`reparameterise` draws z.
+
+    See :meth:`PosteriorHead.reparameterise`.
+    """
 
     def location(self, h):
         """The posterior mean alone, without building the distribution (fast path)."""

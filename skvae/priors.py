@@ -79,7 +79,10 @@ def _as_multivariate(p):
 
 
 class PriorModule(nn.Module):
-    """Base of the prior modules: ``forward(encode)`` gives p(z), :meth:`PriorModule.kl` KL(q || p)."""
+    """Base of the prior modules: ``forward(encode)`` gives p(z), ``kl`` KL(q || p).
+
+    See :meth:`PriorModule.kl`.
+    """
 
     def kl(self, posterior, z, encode=None):
         """KL(q || p) per row.

@@ -9,12 +9,18 @@ of its docstring. A part added to a registry shows up here with no edit to the d
 ``.. skvae-run:: code/script.py`` shows the script and what it printed. Each script
 runs in a fresh interpreter (so what it registers does not leak into this build's
 registries); a script that fails fails the build.
+
+``.. skvae-bad-inputs:: code/bad_inputs.py`` runs that script with ``--json`` (in a fresh
+interpreter too) and renders what every bad input got, one table per estimator,
+function or command; the script fails, and so the build, when an input gets anything
+but a clear error or a finite result.
 """
 
 # License: BSD 3 clause
 
 import importlib
 import inspect
+import json
 import os
 import re
 import subprocess
@@ -125,8 +131,8 @@ class RegistryTable(Directive):
 #: Seconds a skvae-run script may take.
 RUN_TIMEOUT = 600
 
-def _run_script(path):
-    """Run ``path`` in a fresh interpreter; return its exit code and output."""
+def _run_script(path, *args):
+    """Run ``path`` (with ``args``) in a fresh interpreter; return its exit code and output."""
     import skvae
 
     env = dict(os.environ)
@@ -135,7 +141,7 @@ def _run_script(path):
     root = str(Path(skvae.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
     try:
-        done = subprocess.run([sys.executable, path.name], cwd=path.parent, env=env,
+        done = subprocess.run([sys.executable, path.name, *args], cwd=path.parent, env=env,
                               text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                               timeout=RUN_TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -166,6 +172,59 @@ class RunScript(Directive):
         return [src, caption, out]
 
 
+def _table_node(header, rows, widths):
+    """A docutils table of plain-text cells (no markup is parsed in them)."""
+    table = nodes.table(classes=["skvae-bad-inputs"])
+    group = nodes.tgroup(cols=len(header))
+    table += group
+    for width in widths:
+        group += nodes.colspec(colwidth=width)
+    for part, lines in ((nodes.thead(), [header]), (nodes.tbody(), rows)):
+        group += part
+        for cells in lines:
+            row = nodes.row()
+            for cell in cells:
+                entry = nodes.entry()
+                entry += nodes.paragraph(text=cell)
+                row += entry
+            part += row
+    return table
+
+
+class BadInputsTable(Directive):
+    """``.. skvae-bad-inputs:: code/bad_inputs.py``: every bad input and what it gets."""
+
+    required_arguments = 1
+    has_content = False
+
+    def run(self):
+        env = self.state.document.settings.env
+        rel, path = env.relfn2path(self.arguments[0])
+        path = Path(path).resolve()
+        env.note_dependency(rel)
+        code, output = _run_script(path, "--json")
+        if code != 0:
+            raise self.error(f"{self.arguments[0]} exited with {code}:\n{output}")
+        lines = [line for line in output.splitlines() if line.startswith("{")]
+        if not lines:
+            raise self.error(f"{self.arguments[0]} printed no JSON table:\n{output}")
+        data = json.loads(lines[-1])
+        header, rows = data["header"], data["rows"]
+        where = header.index("where")
+        groups = {}
+        for row in rows:
+            groups.setdefault(row[where], []).append(row[:where] + row[where + 1:])
+        columns = header[:where] + header[where + 1:]
+        summary = nodes.paragraph(text=(
+            f"{data['calls']} calls in {len(rows)} rows (calls with the same input, "
+            "outcome and message share a row), generated when these pages were built."))
+        result = [summary]
+        for place, group_rows in groups.items():
+            result.append(nodes.rubric(text=place))
+            result.append(_table_node(columns, group_rows, [22, 16, 14, 48]))
+        return result
+
+
 #: What each optional extra of pyproject.toml is for; extras not listed get "".
 EXTRA_PURPOSES = {
     "plots": ":mod:`skvae.plotting` (the Display classes); matplotlib is imported only "
@@ -175,6 +234,8 @@ EXTRA_PURPOSES = {
     "io": ":func:`skvae.save` in the safetensors format; pandas and pyarrow for tables "
           "on disk",
     "bench": "the benchmarks against other VAE libraries",
+    "dask": "grid searches on a Dask cluster and out-of-core fits with dask-ml's "
+            "``Incremental`` (:ref:`dask`)",
     "tests": "running the test suite",
     "docs": "building this documentation",
 }
@@ -300,6 +361,7 @@ def check_api_complete(app):
 def setup(app):
     app.add_directive("skvae-registry", RegistryTable)
     app.add_directive("skvae-run", RunScript)
+    app.add_directive("skvae-bad-inputs", BadInputsTable)
     app.add_directive("skvae-extras", ExtrasTable)
     app.connect("builder-inited", check_api_complete)
     app.connect("builder-inited", check_quoted_values)
