@@ -273,6 +273,14 @@ class VAEGenerator(_BaseVAE):
             return None
         return self._label_matrix(y, n_rows, reset=False)
 
+    def _per_condition(self, compute, y, n_rows):
+        """``[(weight, compute(C))]``: one term for given labels (or an unconditional
+        model), else one per training label weighted by its frequency, to marginalise."""
+        C = self._conditions_for(y, n_rows)
+        if C is not None or not hasattr(self, "classes_"):
+            return [(1.0, compute(C))]
+        return [(weight, compute(C)) for weight, C in self._each_label(n_rows)]
+
     def _each_label(self, n_rows):
         """(weight, condition rows) for every label, to marginalise over them."""
         for k, weight in enumerate(self.class_prior_):
@@ -297,12 +305,9 @@ class VAEGenerator(_BaseVAE):
         X = self._validate_X(X)
         encode = lambda m, x, c: m.encode_mean(x, c)  # noqa: E731
         dtype = X.dtype if X.dtype == np.float32 else np.float64
-        C = self._conditions_for(y, X.shape[0])
-        if C is not None or not hasattr(self, "classes_"):
-            Z = self._map_rows(X, encode, self.n_components, dtype, C=C)
-        else:
-            Z = sum(w * self._map_rows(X, encode, self.n_components, dtype, C=C)
-                    for w, C in self._each_label(X.shape[0])).astype(dtype)
+        parts = self._per_condition(
+            lambda C: self._map_rows(X, encode, self.n_components, dtype, C=C), y, X.shape[0])
+        Z = sum(w * Z_k for w, Z_k in parts).astype(dtype, copy=False)
         return check_result(Z, type(self).__name__, "transform", X)
 
     def score_samples(self, X, y=None):
@@ -318,13 +323,8 @@ class VAEGenerator(_BaseVAE):
         scores : ndarray of shape (n_samples,)
         """
         X = self._validate_X(X)
-        C = self._conditions_for(y, X.shape[0])
-        if C is not None or not hasattr(self, "classes_"):
-            scores = self._score_rows(X, C)
-        else:
-            per_label = [np.log(w) + self._score_rows(X, C)
-                         for w, C in self._each_label(X.shape[0])]
-            scores = np.logaddexp.reduce(per_label, axis=0)
+        parts = self._per_condition(lambda C: self._score_rows(X, C), y, X.shape[0])
+        scores = np.logaddexp.reduce([np.log(w) + s_k for w, s_k in parts], axis=0)
         return check_result(scores, type(self).__name__, "score_samples", X, X.dtype)
 
     def score(self, X, y=None):
@@ -358,11 +358,8 @@ class VAEGenerator(_BaseVAE):
         """
         check_is_fitted(self)
         Z = validated_latent(self, X)
-        C = self._conditions_for(y, Z.shape[0])
-        if C is not None or not hasattr(self, "classes_"):
-            mean = self._decode_mean(Z, C)
-        else:
-            mean = sum(w * self._decode_mean(Z, C) for w, C in self._each_label(Z.shape[0]))
+        parts = self._per_condition(lambda C: self._decode_mean(Z, C), y, Z.shape[0])
+        mean = sum(w * mean_k for w, mean_k in parts)
         with np.errstate(over="ignore"):  # reported by check_result
             M = mean * self._x_scale + self._x_loc
         check_result(M, type(self).__name__, "inverse_transform", Z)
