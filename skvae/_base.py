@@ -8,6 +8,7 @@ in ``_module.py``, the loop in ``_training.py``, the parts in ``likelihoods.py``
 # License: BSD 3 clause
 
 import copy
+import logging
 import numbers
 import warnings
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._module import VAEModule, init_weights
 from ._sklearn_compat import Interval, RegistryOptions, StrOptions, _fit_context
-from ._training import NonFiniteLossError, train
+from ._training import NonFiniteLossError, device_chunks, release_memory, to_device, train
 from ._validation import (
     check_n_samples,
     check_result,
@@ -57,6 +58,8 @@ _BLOCK_ELEMENTS = 2**19
 _CHUNK_ELEMENTS = 2**23
 
 _INT64_MAX = np.iinfo(np.int64).max
+
+logger = logging.getLogger("skvae")
 
 
 class InconsistentVersionWarning(UserWarning):
@@ -449,19 +452,21 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Conditions, when there are any, ride along as extra columns on the right.
         """
         device = self._device
-        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device, training=True)
+        # Built and split in host memory, then moved: data too large for the device
+        # stays on the host and is streamed (to_device).
+        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, "cpu", training=True)
         if C is not None:
-            data = torch.cat([data, torch.as_tensor(C, dtype=torch.float32, device=device)], 1)
+            data = torch.cat([data, torch.as_tensor(C, dtype=torch.float32)], 1)
         if not self.early_stopping:
-            return data, None
+            return to_device(data, device), None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 2 or n_val >= X.shape[0]:
             raise ValueError(
                 f"The validation set of {n_val} rows is too small or too large for "
                 f"{X.shape[0]} samples; change validation_fraction or the data size."
             )
-        order = torch.from_numpy(rng.permutation(X.shape[0])).to(device)
-        return data[order[n_val:]], data[order[:n_val]]
+        order = torch.from_numpy(rng.permutation(X.shape[0]))
+        return to_device(data[order[n_val:]], device), to_device(data[order[:n_val]], device)
 
     def _fit(self, X, C, *, warm, incremental):
         device = resolve_device(self.device)
@@ -472,9 +477,21 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
-        X_train, X_val = self._split(X, C, self._rng)
-        generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
-        result = self._train(module, optimizer, X_train, X_val, generator, incremental)
+        try:
+            X_train, X_val = self._split(X, C, self._rng)
+            generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
+            result = self._train(module, optimizer, X_train, X_val, generator, incremental)
+        except torch.OutOfMemoryError as exc:
+            # Retrying with smaller batches would silently change the fit: say what to
+            # change instead (the previous model is restored by _restored_on_error).
+            release_memory(device)
+            raise torch.OutOfMemoryError(
+                f"{type(self).__name__}.fit ran out of memory on {device} while training "
+                f"with batch_size={self.batch_size!r} and hidden_layer_sizes="
+                f"{self._hidden_layer_sizes()}: pass a smaller batch_size or "
+                "hidden_layer_sizes, free memory on the device, or use device='cpu'. "
+                "A previously fitted model is unchanged."
+            ) from exc
         check_weights(module, type(self).__name__)
         self._record(result, optimizer, incremental, X)
 
@@ -522,9 +539,12 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return loss.detach()
 
         def validate():
-            x, c = self._split_condition(X_val)
-            elbo = self._elbo(module, x, VALIDATION_DRAWS, c)
-            return float((elbo + self._log_jacobian_rows(x)).mean())
+            scores = []
+            for chunk in device_chunks(X_val):
+                x, c = self._split_condition(chunk)
+                scores.append(self._elbo(module, x, VALIDATION_DRAWS, c)
+                              + self._log_jacobian_rows(x))
+            return float(torch.cat(scores).mean())
 
         try:
             return train(
@@ -628,16 +648,44 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module = self._module_in(torch_dtype)
         width = max([X.shape[1], self.n_components, *self._hidden_layer_sizes()])
         rows = max(1, _CHUNK_ELEMENTS // (width * cost))
-        out = np.empty((X.shape[0], n_out), dtype=dtype)
+
+        def block(start, stop):
+            x = _as_tensor(X[start:stop], self._x_loc, self._x_scale, torch_dtype,
+                           self._device)
+            c = None if C is None else torch.as_tensor(
+                C[start:stop], dtype=torch_dtype, device=self._device)
+            return fn(module, x, c).reshape(x.shape[0], n_out).cpu().numpy()
+
+        return self._in_blocks(block, np.empty((X.shape[0], n_out), dtype=dtype), rows)
+
+    def _in_blocks(self, block, out, rows):
+        """Fill ``out`` with ``block(start, stop)`` for consecutive blocks of ``rows`` rows.
+
+        When the device runs out of memory, the failed block is retried with half as
+        many rows (results do not depend on the block size), down to single rows.
+        """
+        start = 0
         with torch.inference_mode():
-            for start in range(0, X.shape[0], rows):
-                x = _as_tensor(X[start : start + rows], self._x_loc, self._x_scale,
-                               torch_dtype, self._device)
-                c = None if C is None else torch.as_tensor(
-                    C[start : start + rows], dtype=torch_dtype, device=self._device)
-                result = fn(module, x, c).reshape(x.shape[0], n_out)
-                out[start : start + rows] = result.cpu().numpy()
+            while start < out.shape[0]:
+                stop = min(out.shape[0], start + rows)
+                try:
+                    out[start:stop] = block(start, stop)
+                except torch.OutOfMemoryError:
+                    rows = self._fewer_rows(rows)
+                    continue
+                start = stop
         return out
+
+    def _fewer_rows(self, rows):
+        release_memory(self._device)
+        if rows == 1:
+            raise torch.OutOfMemoryError(
+                f"{type(self).__name__} ran out of memory on {self._device} even for a "
+                "single row: free memory on the device, or refit with device='cpu'."
+            ) from None
+        logger.info("out of memory on %s with %d rows at a time; retrying with %d",
+                    self._device, rows, rows // 2)
+        return rows // 2
 
     def _elbo(self, module, x, n_draws, c=None):
         """Per-row ELBO of standardised rows, with the fixed draws of ``score_noise``."""
@@ -691,9 +739,14 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Z = validated_latent(self, X)
         torch_dtype = torch.float64 if Z.dtype == np.float64 else torch.float32
         module = self._module_in(torch_dtype)
-        with torch.inference_mode():
-            z = torch.as_tensor(Z, dtype=torch_dtype, device=self._device)
-            mean = module.decode(z).mean.cpu().numpy()
+
+        def block(start, stop):
+            z = torch.as_tensor(Z[start:stop], dtype=torch_dtype, device=self._device)
+            return module.decode(z).mean.cpu().numpy()
+
+        width = max([self._n_columns, *self._hidden_layer_sizes()])
+        mean = self._in_blocks(block, np.empty((Z.shape[0], self._n_columns), Z.dtype),
+                               max(1, _CHUNK_ELEMENTS // width))
         with np.errstate(over="ignore"):  # reported by check_result
             X_original = (mean * self._x_scale + self._x_loc).astype(Z.dtype, copy=False)
         return check_result(X_original, type(self).__name__, "inverse_transform", Z)

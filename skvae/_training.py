@@ -3,6 +3,9 @@
 The data sits on the device as one tensor; each epoch draws a permutation from the
 estimator's own ``torch.Generator`` and slices minibatches from it. The epoch's loss is
 summed on the device and read back once per epoch, so there is no host sync per batch.
+Data that does not fit in the device's memory stays in host memory (:class:`HostData`)
+and travels to the device in large chunks, each holding whole minibatches of the same
+permutation, so the fit is the one it would have been on the device.
 """
 
 # License: BSD 3 clause
@@ -31,6 +34,102 @@ class NonFiniteLossError(ValueError):
     """The training loss became NaN or infinite."""
 
 
+#: Elements of host data sent to the device at once when the data does not fit there
+#: (64 MiB of float32): large enough that the copies are bandwidth-bound.
+STREAM_CHUNK_ELEMENTS = 2**24
+
+
+class HostData:
+    """Training rows kept in host memory, delivered to ``device`` in large chunks.
+
+    Used when the data does not fit in the device's memory. On CUDA each chunk is
+    gathered into pinned memory and copied asynchronously, so the next chunk is
+    gathered while the device trains on this one.
+
+    Parameters
+    ----------
+    data : torch.Tensor of shape (n, n_columns)
+        On the CPU.
+    device : torch.device
+        Where the model trains.
+    """
+
+    def __init__(self, data, device):
+        self.data = data
+        self.device = device
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    def chunks(self, order, rows):
+        """Device tensors of ``rows`` rows at a time, in the order of ``order``."""
+        pin = self.device.type == "cuda"
+        for start in range(0, self.data.shape[0], rows):
+            block = self.data.index_select(0, order[start : start + rows])
+            if pin:
+                block = block.pin_memory()
+            yield block.to(self.device, non_blocking=pin)
+
+
+def _transfer(data, device):
+    return data.to(device)
+
+
+def to_device(data, device):
+    """``data`` on ``device``, or a :class:`HostData` when the device has no room for it.
+
+    Parameters
+    ----------
+    data : torch.Tensor
+        On the CPU.
+    device : torch.device
+
+    Returns
+    -------
+    data : torch.Tensor or HostData
+    """
+    try:
+        return _transfer(data, device)
+    except torch.OutOfMemoryError:
+        release_memory(device)
+        warnings.warn(
+            f"The training data ({data.nbytes / 2**20:.0f} MiB as float32) does not fit in "
+            f"the memory of {device}; it stays in host memory and is streamed to the device "
+            "in chunks, which is slower.",
+            UserWarning,
+            stacklevel=2,
+        )
+        return HostData(data, device)
+
+
+def release_memory(device):
+    """Return the memory cached by the allocator of a CUDA ``device`` after an OOM."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def minibatches(X, order, batch_size):
+    """The minibatches of ``X`` (a device tensor or :class:`HostData`) in ``order``."""
+    if not isinstance(X, HostData):
+        for start in range(0, X.shape[0], batch_size):
+            yield X[order[start : start + batch_size]]
+        return
+    # Whole minibatches per chunk, so the batches are exactly those of the device path.
+    rows = batch_size * max(1, STREAM_CHUNK_ELEMENTS // (batch_size * max(1, X.shape[1])))
+    for chunk in X.chunks(order.cpu(), rows):
+        yield from chunk.split(batch_size)
+
+
+def device_chunks(X):
+    """``X`` as device tensors: itself when it is one, else chunks of :class:`HostData`."""
+    if not isinstance(X, HostData):
+        yield X
+        return
+    rows = max(1, STREAM_CHUNK_ELEMENTS // max(1, X.shape[1]))
+    yield from X.chunks(torch.arange(X.shape[0]), rows)
+
+
 def snapshot(module):
     """A detached copy of ``module``'s weights, on the module's device."""
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -41,24 +140,23 @@ def run_epoch(X, batch_size, step, generator):
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, n_features)
-        The training data, already on the device.
+    X : torch.Tensor of shape (n, n_features) or HostData
+        The training data, on the device or streamed to it.
     batch_size : int
     step : callable
         ``step(batch) -> loss`` does one optimiser step and returns the detached mean
         loss of the batch.
     generator : torch.Generator
-        On X's device.
+        On the training device.
 
     Returns
     -------
     loss : float
     """
     n = X.shape[0]
-    order = torch.randperm(n, generator=generator, device=X.device)
-    total = torch.zeros((), device=X.device)
-    for start in range(0, n, batch_size):
-        batch = X[order[start : start + batch_size]]
+    order = torch.randperm(n, generator=generator, device=generator.device)
+    total = torch.zeros((), device=generator.device)
+    for batch in minibatches(X, order, batch_size):
         total += step(batch) * batch.shape[0]
     return (total / n).item()
 
@@ -114,7 +212,7 @@ def train(
     module : torch.nn.Module
         Trained in place; with ``early_stopping`` (or after a Ctrl-C) its best weights
         are restored before returning.
-    X : torch.Tensor of shape (n, n_features)
+    X : torch.Tensor of shape (n, n_features) or HostData
     step : callable
         See :func:`run_epoch`.
     batch_size, max_iter, tol, n_iter_no_change, early_stopping
