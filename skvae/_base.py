@@ -183,7 +183,7 @@ def _as_tensor(X, loc, scale, dtype, device, training=False):
     raise a ValueError naming the column; ``training`` says the tensor is the training
     data, for the advice in that message.
     """
-    identity = not (np.any(loc) or np.any(scale != 1))
+    identity = _constants(loc, scale, X.dtype)[0]
     if identity and _zero_copy(X, dtype, device):
         return torch.from_numpy(X)
     out = torch.empty(X.shape, dtype=dtype)
@@ -208,6 +208,32 @@ def _all_finite(X):
     return bool(np.isfinite(total)) or bool(np.isfinite(X).all())
 
 
+#: Standardisation constants per (loc, scale, dtype); see :func:`_constants`.
+_CONSTANTS = {}
+
+_NUMPY_DTYPES = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+
+
+def _constants(loc, scale, dtype):
+    """``(identity, loc, 1/scale)`` in ``dtype`` and ``(1/scale, loc/scale)`` in float64.
+
+    Computed once per fitted model and input dtype: at a single row, recomputing them
+    costs more than the standardisation itself. Entries keep ``loc`` and ``scale``
+    alive, so their ids are not reused while the entry exists.
+    """
+    key = (id(loc), id(scale), dtype)
+    entry = _CONSTANTS.get(key)
+    if entry is None or entry[0] is not loc or entry[1] is not scale:
+        inv_scale64 = 1.0 / scale
+        identity = not (np.any(loc) or np.any(scale != 1))
+        entry = (loc, scale, identity, loc.astype(dtype), inv_scale64.astype(dtype),
+                 inv_scale64, loc * inv_scale64)
+        if len(_CONSTANTS) >= 64:  # old models' entries
+            _CONSTANTS.clear()
+        _CONSTANTS[key] = entry
+    return entry[2:]
+
+
 def _zero_copy(X, dtype, device):
     """True when X can be used as it is: its memory, already in ``dtype``, on the CPU.
 
@@ -215,8 +241,8 @@ def _zero_copy(X, dtype, device):
     memory is safe; read-only arrays are copied (torch would warn about them).
     """
     return (
-        torch.device(device).type == "cpu"
-        and X.dtype == torch.empty((), dtype=dtype).numpy().dtype
+        (device == "cpu" or torch.device(device).type == "cpu")
+        and X.dtype == _NUMPY_DTYPES.get(dtype)
         and X.flags.c_contiguous
         and X.flags.writeable
     )
@@ -229,9 +255,7 @@ def _convert_into(out, X, loc, scale, identity, safe):
     only where the standardised values themselves do (at some cost in precision for
     large offsets), for X - loc beyond the largest float.
     """
-    inv_scale64 = 1.0 / scale
-    shift64 = loc * inv_scale64
-    loc, inv_scale = loc.astype(X.dtype), inv_scale64.astype(X.dtype)
+    _, loc, inv_scale, inv_scale64, shift64 = _constants(loc, scale, X.dtype)
     target = out.numpy()
     # A copy into an equal or wider float cannot overflow; the rest is checked per block.
     check = not (identity and X.dtype.itemsize <= target.dtype.itemsize)

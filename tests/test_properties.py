@@ -86,6 +86,29 @@ def test_float32_and_float64_transforms_agree(fitted, data):
     np.testing.assert_allclose(Z32, Z64, rtol=1e-4, atol=1e-4)
 
 
+def test_transform_fast_path_equals_the_posterior_mean(fitted, data):
+    # transform calls the encoder's layers through their functions; it must agree with
+    # the distribution that score_samples builds through the modules.
+    x = torch.as_tensor((data - fitted._x_loc) / fitted._x_scale)
+    with torch.no_grad():
+        expected = fitted._module64.encode(x).mean.numpy()
+    np.testing.assert_allclose(fitted.transform(data), expected, rtol=1e-12, atol=1e-14)
+
+
+def test_transform_respects_forward_hooks(data):
+    est = VAETransformer(n_components=2, **FAST).fit(data)
+    plain = est.transform(data)
+    seen = []
+    layer = est._module64.encoder[0]
+    handle = layer.register_forward_hook(lambda module, args, out: seen.append(out.shape))
+    np.testing.assert_array_equal(est.transform(data), plain)
+    assert seen == [(len(data), 16)]
+    handle.remove()
+    doubled = est._module64.encoder.register_forward_hook(lambda module, args, out: 2 * out)
+    assert not np.allclose(est.transform(data), plain)
+    doubled.remove()
+
+
 def test_integer_input_is_converted_to_float64(fitted, data):
     assert fitted.transform(np.round(data * 10).astype(int)).dtype == np.float64
 
