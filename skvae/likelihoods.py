@@ -583,11 +583,15 @@ class _CategoricalHead(nn.Module):
         return OneHotCategorical(logits=self.logits(h), validate_args=False)
 
 
+@register_likelihood
 class CategoricalLikelihood(Likelihood):
     """Softmax over a group of one-hot columns: one categorical value per row.
 
-    Used for category, string and object columns inside a :class:`MixedLikelihood`
-    (VAEGenerator encodes each such column as a one-hot group). Rows must be one-hot.
+    ``likelihood="categorical"`` models rows that are one-hot vectors (e.g. the output
+    of :class:`~sklearn.preprocessing.OneHotEncoder` for a single variable, or a
+    choice among the columns); the decoder gives the probabilities of the columns,
+    which ``inverse_transform`` returns. Inside a :class:`MixedLikelihood`,
+    VAEGenerator uses one per category, string or object column.
 
     Examples
     --------

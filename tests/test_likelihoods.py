@@ -78,7 +78,15 @@ def in_support(X, support):
         return bool(((X >= 0) & (X <= 1)).all())
     if support == "open_unit":
         return bool(((X > 0) & (X < 1)).all())
+    if support == "onehot":
+        return bool(np.isin(X, [0.0, 1.0]).all() and (X.sum(axis=1) == 1).all())
     raise AssertionError(support)
+
+
+def one_hot_draws(rng, p):
+    """One category per row drawn with probabilities ``p`` (rows sum to 1), one-hot."""
+    choice = (rng.uniform(size=(len(p), 1)) > np.cumsum(p, axis=1)).sum(axis=1)
+    return np.eye(p.shape[1])[np.minimum(choice, p.shape[1] - 1)]
 
 
 # ------------------------------------------------------------------------------- specs
@@ -119,6 +127,18 @@ def _t_configure(head, p):
 
 
 SPECS = {
+    "categorical": Spec(
+        support="onehot",
+        params=lambda rng, n, d: dict(p=special.softmax(rng.normal(scale=2.0, size=(n, d)), 1)),
+        configure=lambda head, p: set_linear(head.logits, np.log(p["p"])),
+        draw=lambda rng, p: one_hot_draws(rng, p["p"]),
+        # One multinomial draw per row; as a column so the harness's row sum keeps it.
+        logpdf=lambda x, p: stats.multinomial.logpmf(x, 1, p["p"])[:, None],
+        data=lambda rng, n, d: one_hot_draws(
+            rng, special.softmax(latent_rows(rng, n, d, 4.0), axis=1)),
+        # Independent Bernoulli columns waste mass on rows that are not one-hot.
+        rival="bernoulli",
+    ),
     "gaussian": Spec(
         support="real",
         params=_gaussian_params,
@@ -247,6 +267,8 @@ def test_head_log_prob_matches_scipy(name):
 # -------------------------------------------------------- (2) normalised, after fitting
 def _grid(support, d):
     """Points and weights of a quadrature (or a sum) over the support, in d dimensions."""
+    if support == "onehot":  # the d one-hot rows are the whole support
+        return np.eye(d), np.ones(d)
     if support == "binary":
         axis, w = np.array([0.0, 1.0]), np.ones(2)
     elif support == "counts":
@@ -314,6 +336,8 @@ SUPPORT_VIOLATIONS = [
     ("beta", 1.0),
     ("beta", -0.5),
     ("beta", 1.5),
+    ("categorical", 2.0),
+    ("categorical", -1.0),
 ]
 
 
@@ -370,8 +394,10 @@ def test_estimator_api_is_finite_and_in_support(name, dtype):
     X_hat = vae.inverse_transform(Z)
     assert X_hat.shape == X.shape and X_hat.dtype == dtype and np.isfinite(X_hat).all()
     # The decoder mean lies in the closed convex hull of the support.
-    if spec.support in ("binary", "unit", "open_unit"):
+    if spec.support in ("binary", "unit", "open_unit", "onehot"):
         assert ((X_hat >= 0) & (X_hat <= 1)).all()
+    if spec.support == "onehot":
+        np.testing.assert_allclose(X_hat.sum(axis=1), 1.0, rtol=1e-5)
     elif spec.support == "counts":
         assert (X_hat >= 0).all()
 
@@ -381,3 +407,11 @@ def test_estimator_api_is_finite_and_in_support(name, dtype):
     np.testing.assert_array_equal(X_new, vae.sample(200, random_state=0))
     # Samples are valid input: the estimator scores what it generates.
     assert np.isfinite(vae.score_samples(X_new)).all()
+
+
+@pytest.mark.parametrize("row", [[0.0, 0.0, 0.0, 0.0], [1.0, 0.0, 1.0, 0.0]])
+def test_categorical_needs_one_hot_rows(row):
+    X = SPECS["categorical"].data(np.random.RandomState(0), 30, 4)
+    X[7] = row
+    with pytest.raises(ValueError, match=r"needs one-hot rows; row 7 sums to"):
+        VAETransformer(likelihood="categorical", max_iter=1, device="cpu").fit(X)
