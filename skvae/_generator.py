@@ -324,7 +324,8 @@ class VAEGenerator(_BaseVAE):
         """
         X = self._validate_X(X)
         parts = self._per_condition(lambda C: self._score_rows(X, C), y, X.shape[0])
-        scores = np.logaddexp.reduce([np.log(w) + s_k for w, s_k in parts], axis=0)
+        with np.errstate(invalid="ignore"):  # a non-finite score is reported just below
+            scores = np.logaddexp.reduce([np.log(w) + s_k for w, s_k in parts], axis=0)
         return check_result(scores, type(self).__name__, "score_samples", X, X.dtype)
 
     def score(self, X, y=None):
