@@ -479,8 +479,16 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         prior = get_prior(self.prior)
         posterior = get_posterior(self.posterior)
         rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
-        module = self._build_module(X.shape[1], likelihood, prior, posterior, _draw_seed(rng))
+        seed = _draw_seed(rng)
+        module = self._build_module(X.shape[1], likelihood, prior, posterior, seed)
         loc, scale = check_standardizer(*likelihood.standardizer(X), likelihood)
+        if hasattr(module.prior, "init_from_data"):  # e.g. the VampPrior's pseudo-inputs
+
+            def rows(index):  # standardised training rows, missing entries at the mean
+                return torch.as_tensor(np.nan_to_num((X[index] - loc) / scale),
+                                       dtype=torch.float32)
+
+            module.prior.init_from_data(X.shape[0], rows, torch.Generator().manual_seed(seed))
         return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
                     module_=module, _n_columns=X.shape[1],
                     _x_loc=loc, _x_scale=scale, loss_curve_=[], n_iter_=0,

@@ -107,8 +107,17 @@ class PriorModule(nn.Module):
             full = _as_multivariate(prior) if isinstance(posterior, MultivariateNormal) else None
             if full is not None:
                 return kl_divergence(posterior, full)
-        kl = posterior.log_prob(z) - prior.log_prob(z)
-        return kl.mean(dim=0) if kl.dim() > 1 else kl
+        # KL = -H(q) - E_q[log p(z)]: the entropy of a Gaussian q is exact, so only the
+        # cross term is estimated. log q(z) at a draw varies by about sqrt(k / 2) nats
+        # around -H(q) whatever q is (k latent dimensions), while log p(z) varies
+        # little over a posterior much narrower than the prior, the usual case.
+        cross = prior.log_prob(z)
+        cross = cross.mean(dim=0) if cross.dim() > 1 else cross
+        try:
+            return -posterior.entropy() - cross
+        except NotImplementedError:
+            kl = posterior.log_prob(z) - prior.log_prob(z)
+            return kl.mean(dim=0) if kl.dim() > 1 else kl
 
     def init_from(self, generator):
         """Draw the initial values of random parameters from ``generator`` (CPU)."""
@@ -241,6 +250,29 @@ class _VampModule(PriorModule):
         with torch.no_grad():
             self.pseudo_inputs.normal_(generator=generator)
 
+    def init_from_data(self, n_rows, rows, generator):
+        """Start the pseudo-inputs at training rows drawn without replacement.
+
+        Their posteriors then start where the data's are, and the pseudo-inputs look
+        like data from the first epoch (random starts are noise images). On binarised
+        digits the held-out log-likelihood was the same as with random N(0, 1) starts
+        within the noise between folds.
+
+        Parameters
+        ----------
+        n_rows : int
+            Training rows available.
+        rows : callable
+            ``rows(index) -> tensor`` of the standardised training rows ``index``.
+        generator : torch.Generator
+        """
+        k = self.pseudo_inputs.shape[0]
+        index = torch.randperm(n_rows, generator=generator)[:k]
+        if k > n_rows:  # fewer rows than pseudo-inputs: repeat some
+            index = torch.cat([index, torch.randint(n_rows, (k - n_rows,), generator=generator)])
+        with torch.no_grad():
+            self.pseudo_inputs.copy_(rows(index.numpy()))
+
     def forward(self, encode=None):
         if encode is None:
             raise ValueError("The VampPrior needs the encoder.")
@@ -255,8 +287,8 @@ class _VampModule(PriorModule):
 class VampPrior(Prior):
     """The VampPrior (Tomczak and Welling, 2018): p(z) = mean_k q(z | u_k).
 
-    The pseudo-inputs ``u_k`` are learned with the rest of the model. The KL is
-    estimated by Monte Carlo.
+    The pseudo-inputs ``u_k`` are learned with the rest of the model, starting from
+    training rows drawn at random. The KL is estimated by Monte Carlo.
 
     Parameters
     ----------

@@ -73,6 +73,27 @@ def test_closed_form_kl_agrees_with_monte_carlo(posterior):
     np.testing.assert_allclose(closed.detach(), monte_carlo.detach(), rtol=0.02, atol=0.01)
 
 
+@pytest.mark.parametrize("posterior", sorted(POSTERIORS))
+def test_monte_carlo_kl_is_unbiased_and_less_noisy_than_the_log_ratio(posterior):
+    # The mixture prior has no closed-form KL: it is -H(q) (exact) - E_q[log p(z)]
+    # (estimated). Check its mean against log q(z) - log p(z) over many draws, and that
+    # a single draw is less noisy than that log ratio for a narrow posterior.
+    g = torch.Generator().manual_seed(0)
+    head = get_posterior(posterior).head(4, 3).double()
+    with torch.no_grad():
+        head.linear.bias[3:6] -= 2.0  # posterior scales about 0.13
+    prior = get_prior("mog").module(3, 4).double()
+    prior.init_from(g)
+    with torch.no_grad():
+        q = head(torch.randn(5, 4, dtype=torch.float64, generator=g))
+        z = head.reparameterise(q, torch.randn(100_000, 1, 3, dtype=torch.float64, generator=g))
+        log_ratio = q.log_prob(z) - prior().log_prob(z)
+        one_draw = torch.stack([prior.kl(q, z[k]) for k in range(2_000)])
+    np.testing.assert_allclose(one_draw.mean(0), log_ratio.mean(0), rtol=0, atol=0.05)
+    ratio = one_draw.std(0) / log_ratio.std(0)
+    assert bool((ratio < 0.75).all()) and float(ratio.mean()) < 0.5
+
+
 def test_full_posterior_has_correlated_latents():
     head = get_posterior("full").head(4, 3)
     with torch.no_grad():
@@ -105,6 +126,21 @@ def test_vamp_pseudo_inputs_are_learned(data):
     start = VAETransformer(n_components=2, prior=VampPrior(n_pseudo_inputs=7),
                            **{**FAST, "max_iter": 1}).fit(data).module_.prior.pseudo_inputs
     assert not torch.equal(pseudo, start)
+
+
+@pytest.mark.parametrize("n_pseudo_inputs", [7, 150, 400])
+def test_vamp_pseudo_inputs_start_at_training_rows(data, n_pseudo_inputs):
+    est = VAETransformer(n_components=2, prior=VampPrior(n_pseudo_inputs=n_pseudo_inputs),
+                         **FAST)
+    state = est._fresh_state(data)
+    pseudo = state["module_"].prior.pseudo_inputs.detach().double().numpy()
+    rows = (data - state["_x_loc"]) / state["_x_scale"]
+    distance = np.abs(pseudo[:, None, :] - rows[None, :, :]).max(-1)
+    assert (distance.min(1) < 1e-6).all()  # each one is a (float32) training row
+    n_distinct = min(n_pseudo_inputs, len(data))
+    assert len(np.unique(distance.argmin(1))) == n_distinct  # drawn without replacement first
+    again = est._fresh_state(data)["module_"].prior.pseudo_inputs
+    assert torch.equal(again, state["module_"].prior.pseudo_inputs)  # seeded
 
 
 @pytest.mark.parametrize("prior", [MixtureOfGaussiansPrior(n_clusters=0),
