@@ -54,6 +54,9 @@ ACTIVE_UNIT_THRESHOLD = 0.01
 #: Elements standardised at once on the host (a few MB of temporaries).
 _BLOCK_ELEMENTS = 2**19
 
+#: Inputs up to this many elements are standardised in one step (no block loop).
+_SMALL_ELEMENTS = 4096
+
 #: Rows x columns (x draws) handled at once at inference, to bound memory.
 _CHUNK_ELEMENTS = 2**23
 
@@ -183,9 +186,17 @@ def _as_tensor(X, loc, scale, dtype, device, training=False):
     raise a ValueError naming the column; ``training`` says the tensor is the training
     data, for the advice in that message.
     """
-    identity = _constants(loc, scale, X.dtype)[0]
+    identity, loc_x, inv_scale_x = _constants(loc, scale, X.dtype)[:3]
     if identity and _zero_copy(X, dtype, device):
         return torch.from_numpy(X)
+    if X.size <= _SMALL_ELEMENTS and not identity and X.dtype == _NUMPY_DTYPES.get(dtype):
+        # A few rows (the single-row latency path): the arithmetic of _convert_into,
+        # without its output buffer and loop.
+        with np.errstate(over="ignore"):
+            block = X - loc_x
+            block *= inv_scale_x
+        if not np.isinf(block).any():
+            return torch.from_numpy(block).to(device)
     out = torch.empty(X.shape, dtype=dtype)
     if not _convert_into(out, X, loc, scale, identity, safe=False):
         return out.to(device)

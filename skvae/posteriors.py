@@ -124,7 +124,9 @@ class _DiagonalHead(PosteriorHead):
         return q.base_dist.loc + q.base_dist.scale * noise
 
     def location(self, h):
-        return self.linear(h)[..., : self.linear.out_features // 2]
+        # The layer's function, not its module call: this is the single-row fast path.
+        half = self.linear.out_features // 2
+        return F.linear(h, self.linear.weight, self.linear.bias)[..., :half]
 
 
 @register_posterior
