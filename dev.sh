@@ -23,7 +23,7 @@ case "${1:-}" in
   test)
     .venv/bin/pip install -q -e ".[tests]"
     shift
-    exec .venv/bin/python -m pytest -n 2 "$@"
+    exec .venv/bin/python -m pytest -n 2 --dist loadgroup "$@"
     ;;
   *)
     echo "usage: bash dev.sh demo|test [extra arguments]" >&2
