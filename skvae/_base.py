@@ -640,13 +640,17 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             ) from None
 
     def _record(self, result, optimizer, incremental, X):
+        self._record_training(result, optimizer, incremental)
+        self.n_active_components_ = self._count_active(X)
+
+    def _record_training(self, result, optimizer, incremental):
+        """Fitted attributes every skvae estimator keeps from a call of ``train``."""
         self.loss_curve_ = self.loss_curve_ + result.losses
         self.n_iter_ += len(result.losses)
         self._optimizer_state = optimizer.state_dict()
         self._n_features_out = self.n_components
         self.converged_ = result.converged
         self._module64 = self._make_float64_twin()
-        self.n_active_components_ = self._count_active(X)
         if self.early_stopping:
             self.validation_scores_ = self.validation_scores_ + result.validation_scores
             self.best_validation_score_ = max(self.validation_scores_)
@@ -960,29 +964,43 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return tags
 
     def __getstate__(self):
-        # object.__getstate__ returns the live __dict__ itself: copy before editing.
-        state = dict(super().__getstate__())
-        # Tensors travel on the CPU so a model fitted on a GPU loads anywhere.
-        if "module_" in state:
-            state["_module64"] = None  # rebuilt on load from module_
-            state["module_"] = copy.deepcopy(self.module_).cpu()
-            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
-        state["_skvae_version"] = __version__
-        return state
+        return _portable_state(self, super().__getstate__())
 
     def __setstate__(self, state):
-        version = state.pop("_skvae_version", None)
-        if version != __version__:
-            warnings.warn(
-                f"This {type(self).__name__} was pickled with skvae {version} and is "
-                f"loaded with skvae {__version__}; it may not work as before.",
-                InconsistentVersionWarning,
-            )
+        _check_pickled_version(self, state)
         super().__setstate__(state)
-        if "module_" in state:
-            self._device = _loadable_device(self._device)
-            self.module_.to(self._device)
-            self._module64 = self._make_float64_twin()
+        _place_loaded_module(self, state)
+
+
+def _portable_state(estimator, state):
+    """The pickled state: tensors on the CPU (a GPU model loads anywhere), a version stamp."""
+    # object.__getstate__ returns the live __dict__ itself: copy before editing.
+    state = dict(state)
+    if "module_" in state:
+        state["_module64"] = None  # rebuilt on load from module_
+        state["module_"] = copy.deepcopy(estimator.module_).cpu()
+        state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+    state["_skvae_version"] = __version__
+    return state
+
+
+def _check_pickled_version(estimator, state):
+    """Pop the version stamp from ``state``; warn when another version wrote it."""
+    version = state.pop("_skvae_version", None)
+    if version != __version__:
+        warnings.warn(
+            f"This {type(estimator).__name__} was pickled with skvae {version} and is "
+            f"loaded with skvae {__version__}; it may not work as before.",
+            InconsistentVersionWarning,
+        )
+
+
+def _place_loaded_module(estimator, state):
+    """Move a loaded model to a device this machine has and rebuild its float64 twin."""
+    if "module_" in state:
+        estimator._device = _loadable_device(estimator._device)
+        estimator.module_.to(estimator._device)
+        estimator._module64 = estimator._make_float64_twin()
 
 
 def _loadable_device(device):

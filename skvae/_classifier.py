@@ -11,7 +11,6 @@ entropy of q(y | x), so the classifier learns from them too.
 
 import copy
 import math
-import warnings
 from numbers import Real
 
 import numpy as np
@@ -22,7 +21,6 @@ from sklearn.base import (
     ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
 )
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted
@@ -31,12 +29,12 @@ from torch.nn import functional as F
 
 from ._base import (
     VALIDATION_DRAWS,
-    InconsistentVersionWarning,
     _as_tensor,
     _BaseVAE,
+    _check_pickled_version,
     _draw_seed,
-    _loadable_device,
-    _to_cpu,
+    _place_loaded_module,
+    _portable_state,
     resolve_device,
     score_noise,
 )
@@ -50,7 +48,6 @@ from ._validation import (
     check_weights,
     validated,
 )
-from ._version import __version__
 from .likelihoods import get_likelihood
 from .posteriors import get_posterior
 from .priors import get_prior
@@ -342,6 +339,12 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     _restored_on_error = _BaseVAE._restored_on_error
     _hidden_layer_sizes = _BaseVAE._hidden_layer_sizes
     _batch_size = _BaseVAE._batch_size
+    _record_training = _BaseVAE._record_training
+    _log_jacobian = _BaseVAE._log_jacobian
+    _make_float64_twin = _BaseVAE._make_float64_twin
+    _module_in = _BaseVAE._module_in
+    _in_blocks = _BaseVAE._in_blocks
+    _fewer_rows = _BaseVAE._fewer_rows
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -467,7 +470,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         result = self._train(module, optimizer, data, torch.from_numpy(codes).to(device),
                              train_rows, val_rows, generator, incremental)
         check_weights(module, type(self).__name__)
-        self._record(result, optimizer, incremental)
+        self._record_training(result, optimizer, incremental)
 
     def _split(self, codes, rng):
         """Training and (with early stopping) validation row indices."""
@@ -545,54 +548,29 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                                      noise, noise, 1.0, self.alpha_)
         return -float(loss_l + loss_u) / rows.shape[0] + self._log_jacobian()
 
-    def _record(self, result, optimizer, incremental):
-        self.loss_curve_ = self.loss_curve_ + result.losses
-        self.n_iter_ += len(result.losses)
-        self._optimizer_state = optimizer.state_dict()
-        self._n_features_out = self.n_components
-        self.converged_ = result.converged
-        if self.early_stopping:
-            self.validation_scores_ = self.validation_scores_ + result.validation_scores
-            self.best_validation_score_ = max(self.validation_scores_)
-            self.best_loss_ = None
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
-            self.best_loss_ = min(self.loss_curve_)
-        if not (incremental or result.converged or result.interrupted):
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-            )
-
-    def _log_jacobian(self):
-        """log |d standardise / dx|, added to densities of standardised data."""
-        return -float(np.log(self._x_scale).sum())
-
     # ---------------------------------------------------------------- inference
-    def _map_rows(self, X, fn, method):
+    def _map_rows(self, X, fn, method, per_class=True):
         """``fn(module, x_std)`` over standardised row blocks of X, in X's float dtype.
 
-        Computing in X's dtype (float64 unless X is float32) keeps a row's output
-        independent of the batch it comes in. ``method`` names the caller in errors.
+        ``fn`` gives a column per class (``per_class``) or per latent dimension.
+
+        Computing in X's dtype (float64 unless X is float32, through the float64 twin
+        made at fit) keeps a row's output independent of the batch it comes in. Blocks
+        that run out of device memory are retried smaller. ``method`` names the caller
+        in errors.
         """
         check_is_fitted(self)
         X = validated(self, X, reset=False)
         self.likelihood_.check_support(X)
-        single = X.dtype == np.float32 or self._device.type == "mps"  # MPS has no float64
-        dtype = torch.float32 if single else torch.float64
-        module = self.module_
-        if next(module.parameters()).dtype != dtype:
-            module = copy.deepcopy(module).to(dtype)
-        module.eval()
-        blocks = []
-        with torch.no_grad():
-            for start in range(0, X.shape[0], _CHUNK_ROWS):
-                x = _as_tensor(X[start : start + _CHUNK_ROWS], self._x_loc, self._x_scale,
-                               dtype, self._device)
-                blocks.append(fn(module, x).cpu().numpy())
-        out = np.concatenate(blocks).astype(X.dtype, copy=False)
+        n_out = len(self.classes_) if per_class else self.n_components
+        module = self._module_in(torch.float64 if X.dtype == np.float64 else torch.float32)
+        dtype = next(module.parameters()).dtype  # float32 on MPS, which has no float64
+
+        def block(start, stop):
+            x = _as_tensor(X[start:stop], self._x_loc, self._x_scale, dtype, self._device)
+            return fn(module, x).cpu().numpy()
+
+        out = self._in_blocks(block, np.empty((X.shape[0], n_out), X.dtype), _CHUNK_ROWS)
         return check_result(out, type(self).__name__, method, X, dtype=X.dtype)
 
     def predict_proba(self, X):
@@ -649,7 +627,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         Z : ndarray of shape (n_samples, n_components)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
-        return self._map_rows(X, lambda m, x: m.latent_mean(x), "transform")
+        return self._map_rows(X, lambda m, x: m.latent_mean(x), "transform", per_class=False)
 
     # -------------------------------------------------------------------- state
     def __sklearn_tags__(self):
@@ -658,24 +636,9 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         return tags
 
     def __getstate__(self):
-        # object.__getstate__ returns the live __dict__ itself: copy before editing.
-        state = dict(super().__getstate__())
-        # Tensors travel on the CPU so a model fitted on a GPU loads anywhere.
-        if "module_" in state:
-            state["module_"] = copy.deepcopy(self.module_).cpu()
-            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
-        state["_skvae_version"] = __version__
-        return state
+        return _portable_state(self, super().__getstate__())
 
     def __setstate__(self, state):
-        version = state.pop("_skvae_version", None)
-        if version != __version__:
-            warnings.warn(
-                f"This {type(self).__name__} was pickled with skvae {version} and is "
-                f"loaded with skvae {__version__}; it may not work as before.",
-                InconsistentVersionWarning,
-            )
+        _check_pickled_version(self, state)
         super().__setstate__(state)
-        if "module_" in state:
-            self._device = _loadable_device(self._device)
-            self.module_.to(self._device)
+        _place_loaded_module(self, state)
