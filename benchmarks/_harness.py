@@ -104,11 +104,14 @@ class Timing:
 
 
 def interleave(sides, *, repeats, device, warmup=1):
-    """Time several callables in turns: A B C, A B C, ...
+    """Time several callables in turns, the order reversed every other round: A B C, C B A, ...
 
     Taking turns spreads slow drifts of the machine (other processes, clock
     boosts, a warming cache) evenly over the sides, which back-to-back blocks
-    of repeats would charge to whichever side ran during the disturbance.
+    of repeats would charge to whichever side ran during the disturbance; reversing
+    the order keeps any side from always running first (or always right after the
+    same other side). Call ``i`` of every side belongs to round ``i``, so the sides'
+    timings can be compared round by round (:func:`compare`).
 
     Parameters
     ----------
@@ -130,8 +133,9 @@ def interleave(sides, *, repeats, device, warmup=1):
         for fn in sides.values():
             fn()
     timings = {name: Timing([]) for name in sides}
-    for _ in range(repeats):
-        for name, fn in sides.items():
+    order = list(sides.items())
+    for round_ in range(repeats):
+        for name, fn in order if round_ % 2 == 0 else order[::-1]:
             seconds, timings[name].result = timed(fn, device)
             timings[name].seconds.append(seconds)
     return timings
@@ -239,26 +243,43 @@ def row(name, unit, skvae, *, other=None, other_label=None, ratio=None, differen
 
 
 def compare(name, unit, skvae, other, *, other_label, target=None, details=None):
-    """A row comparing two sets of measurements by their medians.
+    """A row comparing two sets of measurements: medians and the paired ratio.
+
+    The ratio is the median over rounds of ``skvae[i] / other[i]``: both sides of a
+    round ran within seconds of each other, so a slow spell of the machine that
+    lasts a round scales both and cancels in their ratio, where it would shift one
+    side's median more than the other's. The smallest and largest round ratios go
+    into ``details["ratio_range"]`` to show how much the rounds disagree.
 
     Parameters
     ----------
     name, unit : str
     skvae, other : list of float
-        Per-call measurements of each side, in ``unit``.
+        Per-round measurements of each side, in ``unit``, as :func:`interleave`
+        takes them (the same number of rounds on each side).
     other_label : str
     target : Target or None, default=None
-        Applies to ``median(skvae) / median(other)``.
+        Applies to the ratio.
     details : dict, optional
 
     Returns
     -------
     row : dict
+
+    Examples
+    --------
+    >>> r = compare("fit", "samples/s", [10, 20, 9], [10, 40, 10], other_label="loop")
+    >>> r["skvae"], r["other"], r["ratio"], r["details"]["ratio_range"]
+    (10, 10, 0.9, [0.5, 1.0])
     """
-    a, b = statistics.median(skvae), statistics.median(other)
-    return row(name, unit, a, other=b, other_label=other_label, ratio=a / b,
-               target=target, samples={"skvae": list(skvae), "other": list(other)},
-               details=details)
+    if len(skvae) != len(other) or not skvae:
+        raise ValueError(f"{name}: the sides have {len(skvae)} and {len(other)} rounds; "
+                         "a paired ratio needs the same positive number.")
+    ratios = [a / b for a, b in zip(skvae, other)]
+    details = {**(details or {}), "ratio_range": [min(ratios), max(ratios)]}
+    return row(name, unit, statistics.median(skvae), other=statistics.median(other),
+               other_label=other_label, ratio=statistics.median(ratios), target=target,
+               samples={"skvae": list(skvae), "other": list(other)}, details=details)
 
 
 def rates(count, seconds):

@@ -79,7 +79,11 @@ def _number(value):
 def _relation(result):
     """The ratio column: the ratio, else the difference, else a dash."""
     if result["ratio"] is not None:
-        return f"{result['ratio']:.2f}x"
+        spread = result.get("details", {}).get("ratio_range")
+        if spread is None or spread[0] == spread[1]:
+            return f"{result['ratio']:.2f}x"
+        # The rounds' smallest and largest ratios: how far apart the rounds were.
+        return f"{result['ratio']:.2f}x ({spread[0]:.2f}-{spread[1]:.2f})"
     if result["difference"] is not None:
         return f"diff {result['difference']:+.3g}"
     return "-"
@@ -133,9 +137,10 @@ def markdown(results):
         f"(`{meta['command']}`).",
         "",
         f"Targets: {statuses.count('PASS')} PASS, {statuses.count('FAIL')} FAIL "
-        f"({len(statuses)} rows). Each comparison runs its sides in turns (A B A B ...) in "
-        f"one process, {meta['repeats']} timed rounds after a warm-up round, and reports "
-        "medians; the ratio is skvae / other.",
+        f"({len(statuses)} rows). Each comparison runs its sides in turns in one process "
+        f"(A B, B A, A B, ...), {meta['repeats']} timed rounds after a warm-up round; the "
+        "table shows each side's median and the median over rounds of the ratio skvae / "
+        "other within a round, with the smallest and largest round ratio in brackets.",
         "",
         *_machine_table(meta),
     ]

@@ -23,7 +23,14 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._module import VAEModule, init_weights
 from ._sklearn_compat import Interval, RegistryOptions, StrOptions, _fit_context
-from ._training import NonFiniteLossError, device_chunks, release_memory, to_device, train
+from ._training import (
+    NonFiniteLossError,
+    adam,
+    device_chunks,
+    release_memory,
+    to_device,
+    train,
+)
 from ._validation import (
     check_n_samples,
     check_result,
@@ -548,7 +555,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.__dict__.update(state)
         self._device = device
         module = self.module_.to(device)
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
+        optimizer = adam(module.parameters(), self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
         try:

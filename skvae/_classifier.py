@@ -40,7 +40,7 @@ from ._base import (
 )
 from ._module import VAEModule, init_weights, mlp
 from ._sklearn_compat import Interval, StrOptions, _fit_context
-from ._training import NonFiniteLossError, train
+from ._training import NonFiniteLossError, adam, train
 from ._validation import (
     check_labels,
     check_result,
@@ -461,7 +461,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self._device = device
         self.alpha_ = 0.1 * X.shape[0] if self.alpha == "auto" else float(self.alpha)
         module = self.module_.to(device)
-        optimizer = torch.optim.Adam(module.parameters(), lr=self.learning_rate_init)
+        optimizer = adam(module.parameters(), self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
         data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device, training=True)
