@@ -307,6 +307,20 @@ class GaussianLikelihood(Likelihood):
         return _GaussianHead(n_inputs, n_features, GAUSSIAN_MIN_SCALE)
 
 
+class _BernoulliRows(Independent):
+    """Independent Bernoulli features of a row, scored through one cross-entropy call.
+
+    ``Bernoulli.log_prob`` negates the cross-entropy of every entry before
+    ``Independent`` sums them; negating the row sums instead saves a pass over the
+    whole (rows x features) block in the forward and in the backward pass, a few
+    percent of a training step on wide data.
+    """
+
+    def log_prob(self, value):
+        logits, value = torch.broadcast_tensors(self.base_dist.logits, value)
+        return -F.binary_cross_entropy_with_logits(logits, value, reduction="none").sum(-1)
+
+
 class _BernoulliHead(nn.Module):
     """Logits per row and feature."""
 
@@ -316,7 +330,8 @@ class _BernoulliHead(nn.Module):
 
     def forward(self, h) -> Distribution:
         # validate_args=False: values in (0, 1) are scored by the cross-entropy formula.
-        return Independent(Bernoulli(logits=self.logits(h), validate_args=False), 1)
+        return _BernoulliRows(Bernoulli(logits=self.logits(h), validate_args=False), 1,
+                              validate_args=False)
 
 
 @register_likelihood
