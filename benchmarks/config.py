@@ -73,7 +73,7 @@ MODES = {
         scaling_widths=(10, 100, 1_000), scaling_width_rows=3_000, quality_max_iter=30,
     ),
     "full": Settings(
-        mode="full", repeats=5, throughput_rows=16_384, throughput_epochs=2,
+        mode="full", repeats=7, throughput_rows=16_384, throughput_epochs=2,
         batch_sizes=(256, 4_096), inference_rows=100_000, latency_calls=2_000,
         memory_shape=(1_000_000, 100),
         scaling_rows=(10_000, 30_000, 100_000, 300_000, 1_000_000),
