@@ -12,11 +12,16 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+# The benchmarks package sits beside skvae and is not installed with it.
+sys.path.insert(0, str(ROOT))
+from benchmarks._harness import compare, interleave  # noqa: E402
 
 #: One worker runs this module's benchmark runs, once per mode (pytest -n 2 --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("benchmarks")
 
-ROOT = Path(__file__).resolve().parent.parent
 AREAS = ("throughput", "inference", "memory", "scaling", "quality")
 
 #: Units whose values may be zero or negative: log-likelihoods and log-log slopes.
@@ -82,3 +87,24 @@ def test_markdown_describes_the_machine_and_tabulates_every_area(smoke_run):
         assert f"{area['title']}\n" in markdown
     table_lines = [line for line in markdown.splitlines() if line.startswith("| fit, batch")]
     assert len(table_lines) == 3 * 2  # three other sides at each of two batch sizes
+
+
+def test_interleave_takes_turns_and_reverses_every_other_round():
+    calls = []
+    sides = {name: (lambda name=name: calls.append(name)) for name in "ABC"}
+    timings = interleave(sides, repeats=4, device=torch.device("cpu"), warmup=1)
+    assert "".join(calls) == "ABC" + "ABC" + "CBA" + "ABC" + "CBA"
+    assert all(len(t.seconds) == 4 for t in timings.values())
+
+
+def test_ratio_is_the_median_of_paired_round_ratios():
+    # True ratio 0.5; the machine was slow through round 3 (both sides 10x) and during
+    # skvae's turn of round 2. The paired ratio keeps 0.5, the ratio of the medians is 5.
+    skvae, other = [1.0, 10.0, 10.0], [2.0, 2.0, 20.0]
+    r = compare("x", "s", skvae, other, other_label="y")
+    assert r["ratio"] == 0.5 and r["skvae"] / r["other"] == 5.0
+    assert r["details"]["ratio_range"] == [0.5, 5.0]
+    r = compare("x", "s", [1.0, 3.0, 2.0], [1.0, 1.0, 1.0], other_label="y")
+    assert r["ratio"] == 2.0 and r["details"]["ratio_range"] == [1.0, 3.0]
+    with pytest.raises(ValueError, match="same positive number"):
+        compare("x", "s", [1.0, 2.0], [1.0], other_label="y")
