@@ -27,12 +27,16 @@ def test_full_posterior_starts_as_the_diagonal_one():
 
 
 def test_correlations_do_not_depend_on_the_posterior_scale():
-    head = get_posterior("full").head(3, 3).double()
+    head = get_posterior("full").head(3, 3)
+    init_weights(head, torch.Generator().manual_seed(0))  # not the global RNG: order-free
+    head = head.double()
     h = torch.randn(5, 3, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         head.off_diagonal.bias.copy_(torch.tensor([0.7, -1.5, 0.3]))
         wide = head(h)
-        head.linear.bias[3:] -= 6.0  # every scale about 400 times smaller
+        # softplus(x - 12) is about exp(-12) softplus(x) for the x of these rows: every
+        # scale some thousands of times smaller (at least 100x for 200 of 200 seeds tried).
+        head.linear.bias[3:] -= 12.0
         narrow = head(h)
     assert bool((narrow.stddev < wide.stddev / 100).all())
     np.testing.assert_allclose(_correlation(narrow), _correlation(wide), atol=1e-12)
