@@ -78,6 +78,11 @@ def _as_multivariate(p):
     return None
 
 
+def _mean_over_draws(values):
+    """Mean over the leading draws axis of ``(n_draws, n)`` values; ``(n,)`` as it is."""
+    return values.mean(dim=0) if values.dim() > 1 else values
+
+
 class PriorModule(nn.Module):
     """Base of the prior modules: ``forward(encode)`` gives p(z), ``kl`` KL(q || p).
 
@@ -111,13 +116,11 @@ class PriorModule(nn.Module):
         # cross term is estimated. log q(z) at a draw varies by about sqrt(k / 2) nats
         # around -H(q) whatever q is (k latent dimensions), while log p(z) varies
         # little over a posterior much narrower than the prior, the usual case.
-        cross = prior.log_prob(z)
-        cross = cross.mean(dim=0) if cross.dim() > 1 else cross
+        log_p = prior.log_prob(z)
         try:
-            return -posterior.entropy() - cross
+            return -posterior.entropy() - _mean_over_draws(log_p)
         except NotImplementedError:
-            kl = posterior.log_prob(z) - prior.log_prob(z)
-            return kl.mean(dim=0) if kl.dim() > 1 else kl
+            return _mean_over_draws(posterior.log_prob(z) - log_p)
 
     def init_from(self, generator):
         """Draw the initial values of random parameters from ``generator`` (CPU)."""
