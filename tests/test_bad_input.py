@@ -26,7 +26,7 @@ from hypothesis import strategies as st
 from scipy import sparse
 
 from skvae import VAEClassifier, VAEGenerator, VAETransformer, load, save
-from skvae.__main__ import main as cli
+from skvae.cli import main as cli
 from skvae._training import NonFiniteLossError
 from skvae._validation import check_weights
 from skvae.likelihoods import GaussianLikelihood, _column_moments

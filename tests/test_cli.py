@@ -11,7 +11,7 @@ import pytest
 from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAEGenerator, VAETransformer
-from skvae.__main__ import build_parser, main
+from skvae.cli import build_parser, main
 from skvae._persistence import load
 
 pd = pytest.importorskip("pandas")

@@ -33,7 +33,7 @@ import torch
 from scipy import sparse
 
 from skvae import VAEClassifier, VAEGenerator, VAETransformer, load, save
-from skvae.__main__ import main as cli
+from skvae.cli import main as cli
 
 #: Small, fast estimators: the point is the validation, not the fit.
 TINY = dict(hidden_layer_sizes=(4,), max_iter=1, device="cpu", random_state=0)
