@@ -2,15 +2,16 @@
 
 # License: BSD 3 clause
 
-from ._base import InconsistentVersionWarning
 from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
 from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._version import __version__
+from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 
 __all__ = [
     "InconsistentVersionWarning",
+    "NonFiniteLossError",
     "VAEClassifier",
     "VAEGenerator",
     "VAETransformer",

@@ -1,62 +1,31 @@
 """VAEClassifier: semi-supervised classification with a VAE (Kingma et al. 2014, "M2").
 
 Unlabeled rows carry ``y == -1``, as in :mod:`sklearn.semi_supervised`. The model is a
-conditional VAE, encoder q(z | x, y) and decoder p(x | y, z), plus a classifier q(y | x).
-Labeled rows contribute their ELBO and an ``alpha``-weighted cross-entropy; unlabeled
-rows contribute the ELBO summed over every label, weighted by q(y | x), plus the
-entropy of q(y | x), so the classifier learns from them too.
+conditional VAE, encoder q(z | x, y) and decoder p(x | y, z), plus a classifier q(y | x)
+(:class:`skvae._module.M2Module`), trained by :class:`skvae._objectives.M2Objective` on
+the fit skeleton every skvae estimator shares. Only what is specific to M2 is here:
+labels, the module's config, the objective and the class-probability outputs.
 """
 
 # License: BSD 3 clause
 
-import copy
-import math
 from numbers import Real
 
 import numpy as np
-import torch
-from sklearn.base import (
-    BaseEstimator,
-    ClassifierMixin,
-    ClassNamePrefixFeaturesOutMixin,
-    TransformerMixin,
-)
-from sklearn.utils import check_random_state
+from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.metrics import accuracy_score
+from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import check_classification_targets
-from sklearn.utils.validation import check_is_fitted
-from torch import nn
-from torch.nn import functional as F
 
-from ._base import (
-    VALIDATION_DRAWS,
-    _as_tensor,
-    _BaseVAE,
-    _check_pickled_version,
-    _draw_seed,
-    _place_loaded_module,
-    _portable_state,
-    resolve_device,
-    score_noise,
-)
-from ._module import VAEModule, init_weights, mlp
+from ._estimator import _Estimator
+from ._module import M2Module
+from ._objectives import M2Objective
 from ._sklearn_compat import Interval, StrOptions, _fit_context
-from ._training import NonFiniteLossError, adam, train
-from ._validation import (
-    check_labels,
-    check_result,
-    check_standardizer,
-    check_weights,
-    validated,
-)
-from .likelihoods import get_likelihood
-from .posteriors import get_posterior
-from .priors import get_prior
+from ._training import to_device
+from ._validation import check_labels, check_result, validated
 
 #: The label of unlabeled rows, as in :mod:`sklearn.semi_supervised`.
 UNLABELED = -1
-
-#: Rows handled at once at inference (times the number of classes when enumerating).
-_CHUNK_ROWS = 4096
 
 
 def _unlabeled_mask(y):
@@ -76,96 +45,8 @@ def _unlabeled_mask(y):
     return np.asarray(y == UNLABELED, dtype=bool)
 
 
-class M2Module(nn.Module):
-    """Kingma et al.'s M2 as a torch module: q(y|x), q(z|x,y), p(x|y,z), p(z), uniform p(y).
-
-    Parameters
-    ----------
-    n_features, n_components, n_classes : int
-    hidden_layer_sizes : tuple of int
-        Widths of the classifier and the encoder; the decoder uses them in reverse.
-    likelihood : skvae.likelihoods.Likelihood
-    prior : skvae.priors.Prior
-    posterior : skvae.posteriors.Posterior
-    """
-
-    def __init__(self, n_features, n_components, n_classes, hidden_layer_sizes, likelihood,
-                 prior, posterior):
-        super().__init__()
-        self.n_components = n_components
-        self.n_classes = n_classes
-        # The label is the condition of a conditional VAE: it feeds encoder and decoder.
-        self.vae = VAEModule(n_features, n_components, hidden_layer_sizes, likelihood, prior,
-                             posterior, n_conditions=n_classes)
-        sizes = [n_features, *hidden_layer_sizes]
-        self.classifier = nn.Sequential(mlp(sizes), nn.Linear(sizes[-1], n_classes))
-
-    def log_proba(self, x):
-        """log q(y | x), shape ``(n, n_classes)``."""
-        return F.log_softmax(self.classifier(x), dim=-1)
-
-    def labeled_elbo(self, x, y, noise, beta=1.0):
-        """``E_q[log p(x|y,z)] + log p(y) - beta * KL(q(z|x,y) || p(z))`` per row.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n, n_features)
-        y : torch.Tensor of shape (n,)
-            Class indices.
-        noise : torch.Tensor of shape (n, n_components) or (n_draws, 1, n_components)
-        beta : float, default=1.0
-
-        Returns
-        -------
-        elbo : torch.Tensor of shape (n,)
-        """
-        onehot = F.one_hot(y, self.n_classes).to(x.dtype)
-        return self.vae.elbo(x, noise, beta, c=onehot) - math.log(self.n_classes)
-
-    def unlabeled_elbo(self, x, noise, beta=1.0):
-        """``sum_y q(y|x) ELBO(x, y) + H(q(y|x))`` per row, a lower bound on log p(x).
-
-        Every label is enumerated at once by repeating the batch once per class.
-
-        Parameters
-        ----------
-        x : torch.Tensor of shape (n, n_features)
-        noise : torch.Tensor of shape (n_classes * n, n_components) or (n_draws, 1, n_components)
-            For the repeated batch, class-major (all rows with label 0 first).
-        beta : float, default=1.0
-
-        Returns
-        -------
-        elbo : torch.Tensor of shape (n,)
-        """
-        n, k = x.shape[0], self.n_classes
-        labels = torch.arange(k, device=x.device).repeat_interleave(n)
-        elbo = self.labeled_elbo(x.repeat(k, 1), labels, noise, beta).reshape(k, n).T
-        log_q = self.log_proba(x)
-        return (log_q.exp() * (elbo - log_q)).sum(dim=-1)
-
-    def latent_mean(self, x):
-        """``sum_y q(y|x) E[z | x, y]``: the posterior mean of z under predicted labels."""
-        n, k = x.shape[0], self.n_classes
-        onehot = torch.eye(k, dtype=x.dtype, device=x.device).repeat_interleave(n, dim=0)
-        means = self.vae.encode(x.repeat(k, 1), onehot).mean.reshape(k, n, -1)
-        return torch.einsum("nk,knd->nd", self.log_proba(x).exp(), means)
-
-
-def _losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha):
-    """Summed losses of labeled rows (-ELBO + alpha * cross-entropy) and unlabeled rows."""
-    labeled = unlabeled = x_l.new_zeros(())
-    # torch.distributions cannot score empty batches, and a batch may lack either kind.
-    if x_l.shape[0]:
-        cross_entropy = F.nll_loss(module.log_proba(x_l), y_l, reduction="sum")
-        labeled = alpha * cross_entropy - module.labeled_elbo(x_l, y_l, noise_l, beta).sum()
-    if x_u.shape[0]:
-        unlabeled = -module.unlabeled_elbo(x_u, noise_u, beta).sum()
-    return labeled, unlabeled
-
-
 class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, TransformerMixin,
-                    BaseEstimator):
+                    _Estimator):
     """Semi-supervised VAE classifier (Kingma et al. 2014, model M2).
 
     Rows with ``y == -1`` are unlabeled, as in :mod:`sklearn.semi_supervised`; the
@@ -274,7 +155,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     --------
     >>> import numpy as np
     >>> from sklearn.datasets import load_digits
-    >>> from skvae._classifier import VAEClassifier
+    >>> from skvae import VAEClassifier
     >>> X, y = load_digits(return_X_y=True)
     >>> y_semi = y.copy()
     >>> y_semi[np.random.RandomState(0).rand(len(y)) < 0.9] = -1  # 90% unlabeled
@@ -286,13 +167,11 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     """
 
     _parameter_constraints = {
-        **{
-            name: constraint
-            for name, constraint in _BaseVAE._parameter_constraints.items()
-            if name not in ("kl_warmup", "free_bits")
-        },
+        **_Estimator._parameter_constraints,
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
     }
+
+    _module_class = M2Module
 
     def __init__(
         self,
@@ -335,17 +214,6 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.verbose = verbose
         self.warm_start = warm_start
 
-    # The same parameter handling and atomic-fit guarantee as the other estimators.
-    _restored_on_error = _BaseVAE._restored_on_error
-    _hidden_layer_sizes = _BaseVAE._hidden_layer_sizes
-    _batch_size = _BaseVAE._batch_size
-    _record_training = _BaseVAE._record_training
-    _log_jacobian = _BaseVAE._log_jacobian
-    _make_float64_twin = _BaseVAE._make_float64_twin
-    _module_in = _BaseVAE._module_in
-    _in_blocks = _BaseVAE._in_blocks
-    _fewer_rows = _BaseVAE._fewer_rows
-
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y):
@@ -364,12 +232,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self : object
             The fitted estimator.
         """
-        warm = self.warm_start and hasattr(self, "module_")
-        with self._restored_on_error():
-            X, y = validated(self, X, y, reset=not warm, ensure_min_samples=2)
-            self._fit(X, self._encode_labels(y, warm=warm, incremental=False), warm=warm,
-                      incremental=False)
-        return self
+        return self._fit_from(X, y, incremental=False)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y, classes=None):
@@ -388,14 +251,13 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         -------
         self : object
         """
-        if self.early_stopping:
-            raise ValueError("partial_fit does not support early_stopping=True.")
-        warm = hasattr(self, "module_")
-        with self._restored_on_error():
-            X, y = validated(self, X, y, reset=not warm)
-            codes = self._encode_labels(y, warm=warm, incremental=True, classes=classes)
-            self._fit(X, codes, warm=warm, incremental=True)
-        return self
+        return self._fit_from(X, y, incremental=True, classes=classes)
+
+    def _validate_fit_input(self, X, y, *, reset, ensure_min_samples, warm, incremental,
+                            classes=None):
+        """Training matrix and class indices (-1 for unlabeled rows)."""
+        X, y = validated(self, X, y, reset=reset, ensure_min_samples=ensure_min_samples)
+        return X, self._encode_labels(y, warm=warm, incremental=incremental, classes=classes)
 
     def _encode_labels(self, y, *, warm, incremental, classes=None):
         """Class indices of y, -1 for unlabeled rows; sets ``classes_`` on a fresh fit."""
@@ -427,150 +289,48 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         codes[~unlabeled] = np.searchsorted(self.classes_, labels)
         return codes
 
-    def _fresh_state(self, X):
-        likelihood = get_likelihood(self.likelihood)
-        likelihood.check_support(X)
-        prior, posterior = get_prior(self.prior), get_posterior(self.posterior)
-        rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
-        # Layers draw their first weights from torch's global RNG: fork it so the
-        # caller's state is untouched, then redraw every weight from our seed.
-        with torch.random.fork_rng(devices=[]):
-            module = M2Module(X.shape[1], self.n_components, len(self.classes_),
-                              self._hidden_layer_sizes(), likelihood, prior, posterior)
-        init_weights(module, torch.Generator().manual_seed(_draw_seed(rng)))
-        loc, scale = check_standardizer(*likelihood.standardizer(X), likelihood)
-        return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
-                    module_=module, _x_loc=loc, _x_scale=scale, loss_curve_=[], n_iter_=0,
-                    validation_scores_=[], _optimizer_state=None)
+    def _module_config_for(self, X, likelihood):
+        return {"n_features": X.shape[1], "n_components": int(self.n_components),
+                "n_classes": len(self.classes_),
+                "hidden_layer_sizes": self._hidden_layer_sizes()}
 
-    def _warm_state(self, X):
-        self.likelihood_.check_support(X)
-        if self.module_.n_components != self.n_components:
-            raise ValueError(
-                f"warm start needs n_components={self.module_.n_components} as in the "
-                f"previous fit, got {self.n_components}."
-            )
-        return dict(_rng=copy.deepcopy(self._rng), module_=copy.deepcopy(self.module_),
-                    loss_curve_=list(self.loss_curve_),
-                    validation_scores_=list(self.validation_scores_ or []),
-                    _optimizer_state=copy.deepcopy(self._optimizer_state))
-
-    def _fit(self, X, codes, *, warm, incremental):
-        device = resolve_device(self.device)
-        self.__dict__.update(self._warm_state(X) if warm else self._fresh_state(X))
-        self._device = device
+    def _objective(self, module, X, codes):
+        """M2's objective: unlabeled rows streamed, labeled rows drawn alongside."""
         self.alpha_ = 0.1 * X.shape[0] if self.alpha == "auto" else float(self.alpha)
-        module = self.module_.to(device)
-        optimizer = adam(module.parameters(), self.learning_rate_init)
-        if incremental and self._optimizer_state is not None:
-            optimizer.load_state_dict(self._optimizer_state)
-        data = _as_tensor(X, self._x_loc, self._x_scale, torch.float32, device, training=True)
-        train_rows, val_rows = self._split(codes, self._rng)
-        generator = torch.Generator(device=device).manual_seed(_draw_seed(self._rng))
-        result = self._train(module, optimizer, data, torch.from_numpy(codes).to(device),
-                             train_rows, val_rows, generator, incremental)
-        check_weights(module, type(self).__name__)
-        self._record_training(result, optimizer, incremental)
+        (x, y), validation = self._split(X, codes)
+        labeled = y >= 0
+        return M2Objective(
+            module, self._place((x[~labeled], None)),
+            to_device((x[labeled], y[labeled]), self._device), self._place(validation),
+            self._new_generator(), self._standardizer, beta=float(self.beta),
+            alpha=self.alpha_, batch_size=self._batch_size(int((~labeled).sum()) or
+                                                           int(labeled.sum())))
 
-    def _split(self, codes, rng):
-        """Training and (with early stopping) validation row indices."""
-        if not self.early_stopping:
-            return np.arange(codes.shape[0]), None
-        order = rng.permutation(codes.shape[0])
-        n_val = int(np.ceil(self.validation_fraction * codes.shape[0]))
-        train_rows, val_rows = order[n_val:], order[:n_val]
-        if n_val < 2 or not np.any(codes[train_rows] >= 0):
+    def _order_split(self, train_rows, val_rows, codes):
+        """Rows in their original order; the training rows must hold a labeled row."""
+        if val_rows.shape[0] < 2 or not np.any(codes[train_rows.numpy()] >= 0):
             raise ValueError(
-                f"The validation set of {n_val} rows is too small, or leaves no labeled "
-                "row to train on; change validation_fraction or add data."
+                f"The validation set of {val_rows.shape[0]} rows is too small, or leaves "
+                "no labeled row to train on; change validation_fraction or add data."
             )
-        return np.sort(train_rows), np.sort(val_rows)
+        return train_rows.sort().values, val_rows.sort().values
 
-    def _train(self, module, optimizer, data, codes, train_rows, val_rows, generator,
-               incremental):
-        device, k, beta, alpha = data.device, len(self.classes_), float(self.beta), self.alpha_
-        rows = torch.from_numpy(train_rows).to(device)
-        labeled = rows[codes[rows] >= 0]
-        x_l, y_l, x_u = data[labeled], codes[labeled], data[rows[codes[rows] < 0]]
-        n_l, n_u = x_l.shape[0], x_u.shape[0]
-        # Epochs go over the unlabeled rows, each minibatch with labeled rows drawn
-        # alongside; with no unlabeled rows, over the labeled rows.
-        stream = torch.arange(n_u if n_u else n_l, device=device)
-        batch_size = self._batch_size(stream.shape[0])
-        labeled_batch = min(batch_size, n_l)
-
-        def noise(n_rows):
-            return torch.randn(n_rows, self.n_components, generator=generator, device=device)
-
-        def step(batch):
-            if n_u:
-                pick = torch.randint(max(1, n_l), (labeled_batch,), generator=generator,
-                                     device=device)
-                xu = x_u[batch]
-            else:
-                pick, xu = batch, x_u
-            loss_l, loss_u = _losses(module, x_l[pick], y_l[pick], xu, noise(pick.shape[0]),
-                                     noise(k * xu.shape[0]), beta, alpha)
-            # Scaled so that its expectation is the objective per training row.
-            loss = (loss_l * (n_l / max(1, pick.shape[0]))
-                    + loss_u * (n_u / max(1, xu.shape[0]))) / (n_l + n_u)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            return loss.detach()
-
-        def validate():
-            return self._validation_score(module, data, codes, val_rows)
-
-        try:
-            return train(
-                module, stream, step, batch_size=batch_size,
-                max_iter=1 if incremental else self.max_iter,
-                tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-                early_stopping=self.early_stopping, generator=generator, validate=validate,
-                loss_offset=-self._log_jacobian(), verbose=self.verbose,
-                description=type(self).__name__, stop_on_convergence=not incremental,
-            )
-        except NonFiniteLossError as exc:
-            raise NonFiniteLossError(
-                f"{type(self).__name__}: {exc}. Likely causes: a learning_rate_init too "
-                f"high (got {self.learning_rate_init}) or an alpha too large (got "
-                f"{self.alpha_:g}) for this data, or values the likelihood cannot model."
-            ) from None
-
-    def _validation_score(self, module, data, codes, val_rows):
-        """Negated objective per held-out row, with fixed noise, in the units of X."""
-        rows = torch.from_numpy(val_rows).to(data.device)
-        labeled, unlabeled = rows[codes[rows] >= 0], rows[codes[rows] < 0]
-        noise = score_noise(VALIDATION_DRAWS, self.n_components, torch.float32, data.device)
-        with torch.no_grad():
-            loss_l, loss_u = _losses(module, data[labeled], codes[labeled], data[unlabeled],
-                                     noise, noise, 1.0, self.alpha_)
-        return -float(loss_l + loss_u) / rows.shape[0] + self._log_jacobian()
+    def _divergence_advice(self):
+        return (f"Likely causes: a learning_rate_init too high (got "
+                f"{self.learning_rate_init}) or an alpha too large (got {self.alpha_:g}) "
+                "for this data, or values the likelihood cannot model.")
 
     # ---------------------------------------------------------------- inference
-    def _map_rows(self, X, fn, method, per_class=True):
-        """``fn(module, x_std)`` over standardised row blocks of X, in X's float dtype.
+    def _per_row(self, X, fn, method, per_class=True):
+        """``fn(module, x, c)`` over standardised row blocks of X, in X's float dtype.
 
-        ``fn`` gives a column per class (``per_class``) or per latent dimension.
-
-        Computing in X's dtype (float64 unless X is float32, through the float64 twin
-        made at fit) keeps a row's output independent of the batch it comes in. Blocks
-        that run out of device memory are retried smaller. ``method`` names the caller
-        in errors.
+        ``fn`` gives a column per class (``per_class``) or per latent dimension; each
+        row costs one pass per class (the labels are enumerated). ``method`` names the
+        caller in errors.
         """
-        check_is_fitted(self)
-        X = validated(self, X, reset=False)
-        self.likelihood_.check_support(X)
-        n_out = len(self.classes_) if per_class else self.n_components
-        module = self._module_in(torch.float64 if X.dtype == np.float64 else torch.float32)
-        dtype = next(module.parameters()).dtype  # float32 on MPS, which has no float64
-
-        def block(start, stop):
-            x = _as_tensor(X[start:stop], self._x_loc, self._x_scale, dtype, self._device)
-            return fn(module, x).cpu().numpy()
-
-        out = self._in_blocks(block, np.empty((X.shape[0], n_out), X.dtype), _CHUNK_ROWS)
+        X = self._validate_X(X)
+        n_out = len(self.classes_) if per_class else self.module_.n_components
+        out = self._map_rows(X, fn, n_out, X.dtype, cost=len(self.classes_))
         return check_result(out, type(self).__name__, method, X, dtype=X.dtype)
 
     def predict_proba(self, X):
@@ -585,7 +345,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         proba : ndarray of shape (n_samples, n_classes)
             Columns in the order of ``classes_``; rows sum to 1.
         """
-        return self._map_rows(X, lambda m, x: m.log_proba(x).exp(), "predict_proba")
+        return self._per_row(X, lambda m, x, c: m.log_proba(x).exp(), "predict_proba")
 
     def predict_log_proba(self, X):
         """Log of the class probabilities q(y | x).
@@ -598,7 +358,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         -------
         log_proba : ndarray of shape (n_samples, n_classes)
         """
-        return self._map_rows(X, lambda m, x: m.log_proba(x), "predict_log_proba")
+        return self._per_row(X, lambda m, x, c: m.log_proba(x), "predict_log_proba")
 
     def predict(self, X):
         """The most probable class under q(y | x).
@@ -627,18 +387,38 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         Z : ndarray of shape (n_samples, n_components)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
-        return self._map_rows(X, lambda m, x: m.latent_mean(x), "transform", per_class=False)
+        return self._per_row(X, lambda m, x, c: m.latent_mean(x), "transform", per_class=False)
+
+    def score(self, X, y, sample_weight=None):
+        """Accuracy on the labeled rows of ``y``; rows with ``y == -1`` are left out.
+
+        So ``GridSearchCV`` and ``cross_val_score`` choose models by how well they
+        classify, also on semi-supervised data where most rows are unlabeled (which
+        scikit-learn's default accuracy would count as errors).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : array-like of shape (n_samples,)
+            True labels, -1 for unlabeled rows.
+        sample_weight : array-like of shape (n_samples,), default=None
+
+        Returns
+        -------
+        score : float
+            Mean accuracy over the labeled rows.
+        """
+        y = np.asarray(y)
+        labeled = ~_unlabeled_mask(y)
+        if not labeled.any():
+            raise ValueError("y holds no labeled rows (every entry is -1): the accuracy "
+                             "of VAEClassifier is measured on labeled rows only.")
+        weights = None if sample_weight is None else np.asarray(sample_weight)[labeled]
+        predicted = self.predict(_safe_indexing(X, np.flatnonzero(labeled)))
+        return float(accuracy_score(y[labeled], predicted, sample_weight=weights))
 
     # -------------------------------------------------------------------- state
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
-
-    def __getstate__(self):
-        return _portable_state(self, super().__getstate__())
-
-    def __setstate__(self, state):
-        _check_pickled_version(self, state)
-        super().__setstate__(state)
-        _place_loaded_module(self, state)

@@ -3,14 +3,11 @@
 # License: BSD 3 clause
 
 import numpy as np
-import torch
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ._base import (
-    _BaseVAE,
-    _draw_seed,
-)
+from ._base import _BaseVAE
+from ._noise import draw_seed
 from ._sklearn_compat import RegistryOptions, validate_data
 from ._tabular import TableSchema
 from ._validation import (
@@ -177,7 +174,7 @@ class VAEGenerator(_BaseVAE):
         )
 
     # ---------------------------------------------------------------- input
-    def _validate_fit_input(self, X, y, *, reset, ensure_min_samples):
+    def _validate_fit_input(self, X, y, *, reset, ensure_min_samples, **_):
         if reset:
             self._schema = None
             self.__dict__.pop("classes_", None)
@@ -359,22 +356,13 @@ class VAEGenerator(_BaseVAE):
         """
         check_is_fitted(self)
         Z = validated_latent(self, X)
-        parts = self._per_condition(lambda C: self._decode_mean(Z, C), y, Z.shape[0])
-        mean = sum(w * mean_k for w, mean_k in parts)
-        with np.errstate(over="ignore"):  # reported by check_result
-            M = mean * self._x_scale + self._x_loc
+        parts = self._per_condition(lambda C: self._decode_mean(Z, C, np.float64), y,
+                                    Z.shape[0])
+        M = self._standardizer.inverse(sum(w * mean_k for w, mean_k in parts))
         check_result(M, type(self).__name__, "inverse_transform", Z)
         if self._schema is not None:
             return self._schema.decode(M)
         return M.astype(Z.dtype, copy=False)
-
-    def _decode_mean(self, Z, C):
-        dtype = torch.float64 if Z.dtype == np.float64 else torch.float32
-        module = self._module_in(dtype)
-        with torch.inference_mode():
-            z = torch.as_tensor(Z, dtype=dtype, device=self._device)
-            c = None if C is None else torch.as_tensor(C, dtype=dtype, device=self._device)
-            return module.decode(z, c).mean.cpu().numpy().astype(np.float64)
 
     def sample(self, n_samples=1, *, y=None, random_state=None):
         """Draw synthetic rows: z ~ p(z), then x ~ p(x | z[, y]).
@@ -408,6 +396,6 @@ class VAEGenerator(_BaseVAE):
             C = self._label_matrix(labels, n_samples, reset=False)
         elif y is not None:
             raise ValueError("y was given but this VAEGenerator was fitted without y.")
-        M = self._sample_rows(n_samples, _draw_seed(rng), C)
+        M = self._sample_rows(n_samples, draw_seed(rng), C)
         X = self._schema.decode(M, rng) if self._schema is not None else M
         return X if labels is None else (X, labels)

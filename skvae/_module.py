@@ -1,7 +1,9 @@
-"""The VAE as a plain ``torch.nn.Module``: encoder, decoder, reparameterisation, ELBO.
+"""The torch modules of every model family: encoder, decoder, reparameterisation, ELBO.
 
-Nothing here knows about scikit-learn. The module works on standardised float tensors;
-the estimator owns the standardisation and its log-Jacobian.
+Nothing here knows about scikit-learn. The modules work on standardised float tensors;
+the estimator owns the standardisation and its log-Jacobian. Each module is built from
+its swappable parts (likelihood, prior, posterior) plus a config of plain values
+(``CONFIG_KEYS``), which is what a saved model stores to rebuild it.
 """
 
 # License: BSD 3 clause
@@ -121,6 +123,10 @@ class VAEModule(nn.Module):
         the likelihood then leaves them out of the reconstruction term.
     """
 
+    #: The constructor arguments besides the parts: plain values a saved model stores.
+    CONFIG_KEYS = ("n_features", "n_components", "hidden_layer_sizes", "n_conditions",
+                   "impute_missing")
+
     def __init__(self, n_features, n_components, hidden_layer_sizes, likelihood, prior,
                  posterior, n_conditions=0, impute_missing=False):
         super().__init__()
@@ -204,3 +210,117 @@ class VAEModule(nn.Module):
         z = self.posterior.reparameterise(q, noise)
         log_joint = self.decode(z, c).log_prob(x) + self.prior_distribution().log_prob(z)
         return log_joint - q.log_prob(z)
+
+
+class M2Module(nn.Module):
+    """Kingma et al.'s M2 as a torch module: q(y|x), q(z|x,y), p(x|y,z), p(z), uniform p(y).
+
+    Parameters
+    ----------
+    n_features, n_components, n_classes : int
+    hidden_layer_sizes : tuple of int
+        Widths of the classifier and the encoder; the decoder uses them in reverse.
+    likelihood : skvae.likelihoods.Likelihood
+    prior : skvae.priors.Prior
+    posterior : skvae.posteriors.Posterior
+    """
+
+    #: The constructor arguments besides the parts: plain values a saved model stores.
+    CONFIG_KEYS = ("n_features", "n_components", "n_classes", "hidden_layer_sizes")
+
+    def __init__(self, n_features, n_components, n_classes, hidden_layer_sizes, likelihood,
+                 prior, posterior):
+        super().__init__()
+        self.n_components = n_components
+        self.n_classes = n_classes
+        # The label is the condition of a conditional VAE: it feeds encoder and decoder.
+        self.vae = VAEModule(n_features, n_components, hidden_layer_sizes, likelihood, prior,
+                             posterior, n_conditions=n_classes)
+        sizes = [n_features, *hidden_layer_sizes]
+        self.classifier = nn.Sequential(mlp(sizes), nn.Linear(sizes[-1], n_classes))
+
+    @property
+    def prior(self):
+        """The prior module of the VAE inside (e.g. to initialise it from data)."""
+        return self.vae.prior
+
+    def log_proba(self, x):
+        """log q(y | x), shape ``(n, n_classes)``."""
+        return F.log_softmax(self.classifier(x), dim=-1)
+
+    def labeled_elbo(self, x, y, noise, beta=1.0):
+        """``E_q[log p(x|y,z)] + log p(y) - beta * KL(q(z|x,y) || p(z))`` per row.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+        y : torch.Tensor of shape (n,)
+            Class indices.
+        noise : torch.Tensor of shape (n, n_components) or (n_draws, 1, n_components)
+        beta : float, default=1.0
+
+        Returns
+        -------
+        elbo : torch.Tensor of shape (n,)
+        """
+        onehot = F.one_hot(y, self.n_classes).to(x.dtype)
+        return self.vae.elbo(x, noise, beta, c=onehot) - math.log(self.n_classes)
+
+    def unlabeled_elbo(self, x, noise, beta=1.0):
+        """``sum_y q(y|x) ELBO(x, y) + H(q(y|x))`` per row, a lower bound on log p(x).
+
+        Every label is enumerated at once by repeating the batch once per class.
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+        noise : torch.Tensor of shape (n_classes * n, n_components) or (n_draws, 1, n_components)
+            For the repeated batch, class-major (all rows with label 0 first).
+        beta : float, default=1.0
+
+        Returns
+        -------
+        elbo : torch.Tensor of shape (n,)
+        """
+        n, k = x.shape[0], self.n_classes
+        labels = torch.arange(k, device=x.device).repeat_interleave(n)
+        elbo = self.labeled_elbo(x.repeat(k, 1), labels, noise, beta).reshape(k, n).T
+        log_q = self.log_proba(x)
+        return (log_q.exp() * (elbo - log_q)).sum(dim=-1)
+
+    def latent_mean(self, x):
+        """``sum_y q(y|x) E[z | x, y]``: the posterior mean of z under predicted labels."""
+        n, k = x.shape[0], self.n_classes
+        onehot = torch.eye(k, dtype=x.dtype, device=x.device).repeat_interleave(n, dim=0)
+        means = self.vae.encode(x.repeat(k, 1), onehot).mean.reshape(k, n, -1)
+        return torch.einsum("nk,knd->nd", self.log_proba(x).exp(), means)
+
+
+#: The module classes a saved model may name, by name.
+MODULES = {cls.__name__: cls for cls in (VAEModule, M2Module)}
+
+
+def build_module(cls, config, likelihood, prior, posterior, seed):
+    """A freshly initialised ``cls`` module from its config and parts.
+
+    Layers draw their first weights from torch's global RNG: the RNG is forked so the
+    caller's state is untouched, then every weight is redrawn from ``seed``.
+
+    Parameters
+    ----------
+    cls : type
+        A class of :data:`MODULES`.
+    config : dict
+        Its ``CONFIG_KEYS`` arguments.
+    likelihood, prior, posterior
+        The fitted parts.
+    seed : int
+
+    Returns
+    -------
+    module : torch.nn.Module
+    """
+    with torch.random.fork_rng(devices=[]):
+        module = cls(**config, likelihood=likelihood, prior=prior, posterior=posterior)
+    init_weights(module, torch.Generator().manual_seed(seed))
+    return module

@@ -18,9 +18,13 @@ the estimator's ``__dict__`` is classified (JSON scalar, list, tuple, dict, nump
 or scalar, tensor, torch device, numpy ``RandomState``, a likelihood/prior/posterior
 from its registry, the torch module) and an item of any other type makes :func:`save`
 raise a ValueError naming it. On load nothing is unpickled: the estimator is built
-from its class (an allow-list) and parameters, the module by the estimator's own
-``_build_module`` and ``load_state_dict(strict=True)``, and any inconsistency is a
-ValueError that says what is wrong.
+from its class (an allow-list) and parameters; the module from its class (an
+allow-list of the family modules) and the explicit module config in the header,
+checked against the stored tensors' names, dtypes and shapes before anything is
+allocated (the module is first built on torch's "meta" device, which allocates
+nothing), then ``load_state_dict(strict=True)``; the optimiser state is checked
+against the module's parameters. Any inconsistency is a ValueError that says what is
+wrong.
 """
 
 # License: BSD 3 clause
@@ -38,11 +42,14 @@ import numpy as np
 import sklearn
 import torch
 
-from ._base import InconsistentVersionWarning
+from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
+from ._module import MODULES
+from ._standardize import Standardizer
 from ._tabular import TableSchema
 from ._transformer import VAETransformer
 from ._version import __version__
+from .exceptions import InconsistentVersionWarning
 from .likelihoods import LIKELIHOODS, TABLE_LIKELIHOODS, Likelihood
 from .priors import PRIORS, Prior
 
@@ -57,8 +64,9 @@ __all__ = ["FORMAT_VERSION", "load", "save"]
 FORMAT_NAME = "skvae-model"
 
 #: Version of the file layout. :func:`load` reads this version and older ones and
-#: refuses newer ones.
-FORMAT_VERSION = 1
+#: refuses newer ones. Version 2 stores the module's class and config explicitly and
+#: the standardisation as one value; version 1 files are upgraded on load.
+FORMAT_VERSION = 2
 
 _HEADER = "skvae.json"
 _SAFETENSORS = "tensors.safetensors"
@@ -73,7 +81,11 @@ _MAX_HEADER_BYTES = 64 * 2**20
 _MAX_COMPRESSION_RATIO = 100
 
 #: The classes a file may name; nothing else is ever built by :func:`load`.
-_CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator)}
+_CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator, VAEClassifier)}
+
+#: Largest module config value accepted (a width or a count); the stored tensors must
+#: match the config besides, which bounds it by the file's size.
+_MAX_CONFIG_VALUE = 2**31 - 1
 
 #: Swappable parts: instances are stored by registry name.
 _PARTS = {"likelihood": (Likelihood, {**LIKELIHOODS, **TABLE_LIKELIHOODS}),
@@ -160,6 +172,9 @@ class _Encoder:
             return {"type": "random_state", "state": self.encode(value.get_state(), path)}
         if type(value) is TableSchema:
             return {"type": "table_schema", "config": self.encode(value.to_config(), path)}
+        if type(value) is Standardizer:
+            return {"type": "standardizer", "loc": self._encode_array(value.loc, f"{path}/loc"),
+                    "scale": self._encode_array(value.scale, f"{path}/scale")}
         for kind, (base, registry) in _PARTS.items():
             if isinstance(value, base):
                 return _encode_part(kind, registry, value, path, self)
@@ -340,6 +355,18 @@ class _Decoder:
         except (KeyError, TypeError) as exc:
             raise ValueError(f"bad table schema: {exc!r}") from None
 
+    def _decode_standardizer(self, node):
+        loc, scale = self.decode(node["loc"]), self.decode(node["scale"])
+        for name, value in (("loc", loc), ("scale", scale)):
+            if not (isinstance(value, np.ndarray) and value.dtype == np.float64
+                    and value.ndim == 1 and np.isfinite(value).all()):
+                raise ValueError(f"the standardisation's {name} is not a finite float "
+                                 "vector")
+        if loc.shape != scale.shape or not (scale > 0).all():
+            raise ValueError("the standardisation's scale is not a positive vector of the "
+                             "shape of its loc")
+        return Standardizer(loc, scale)
+
     def _decode_part(self, node):
         kind = _choice(node["kind"], set(_PARTS))
         registry = _PARTS[kind][1]
@@ -378,32 +405,34 @@ def _shape(shape, size):
 
 
 # --------------------------------------------------------------------------- module
-def _module_arguments(estimator):
-    """Arguments of ``estimator._build_module`` from its fitted attributes.
+def _check_module_config(cls, config):
+    """A ValueError unless ``config`` holds exactly ``cls.CONFIG_KEYS``, as plain values."""
+    if type(config) is not dict or set(config) != set(cls.CONFIG_KEYS):
+        keys = sorted(config) if type(config) is dict else config
+        raise ValueError(f"the config of {cls.__name__} must hold {list(cls.CONFIG_KEYS)}, "
+                         f"not {keys!r}")
+    for key, value in config.items():
+        values = value if type(value) is tuple else (value,)
+        if not all(type(v) in (int, bool) and 0 <= v <= _MAX_CONFIG_VALUE for v in values):
+            raise ValueError(f"the module config's {key} is {value!r}, not a size")
+    return config
 
-    ``n_features`` is the encoded width ``_n_columns``, ``seed`` is irrelevant (the weights are
-    overwritten) and every other argument ``name`` is the fitted ``name_`` (the
-    likelihood, prior, posterior actually used).
+
+def _new_module(cls, config, estimator):
+    """``cls`` built from ``config`` and the estimator's fitted parts (weights unset)."""
+    with torch.random.fork_rng(devices=[]):
+        return cls(**config, likelihood=estimator.likelihood_, prior=estimator.prior_,
+                   posterior=estimator.posterior_)
+
+
+def _module_signature(cls, config, estimator):
+    """Names, dtypes and shapes of the module's tensors, built on the "meta" device.
+
+    A meta tensor has a shape and no storage: a tampered config with huge sizes costs
+    nothing here, and is refused when its shapes differ from the stored tensors'.
     """
-    arguments = {}
-    for name in inspect.signature(estimator._build_module).parameters:
-        if name == "n_features":
-            # The module's input width: the encoded columns (one-hot groups included).
-            arguments[name] = getattr(estimator, "_n_columns", estimator.n_features_in_)
-        elif name == "seed":
-            arguments[name] = 0
-        elif hasattr(estimator, f"{name}_"):
-            arguments[name] = getattr(estimator, f"{name}_")
-        else:
-            raise ValueError(
-                f"cannot rebuild module_: {type(estimator).__name__}._build_module takes "
-                f"{name!r} and the estimator has no fitted attribute {name}_"
-            )
-    return arguments
-
-
-def _build_module(estimator):
-    return estimator._build_module(**_module_arguments(estimator))
+    with torch.device("meta"):
+        return _tensor_signature(_new_module(cls, config, estimator).state_dict())
 
 
 def _tensor_signature(tensors):
@@ -412,7 +441,7 @@ def _tensor_signature(tensors):
 
 # ------------------------------------------------------------------------------ save
 def save(estimator, path):
-    """Save a VAETransformer or VAEGenerator to a file that loads without running code.
+    """Save a VAETransformer, VAEGenerator or VAEClassifier to a file that loads without running code.
 
     The file is a zip archive holding a JSON header (class, parameters, fitted
     attributes, versions) and the tensors in the safetensors format (or, when the
@@ -422,7 +451,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : VAETransformer or VAEGenerator
+    estimator : VAETransformer, VAEGenerator or VAEClassifier
         Fitted or not. Its likelihood, prior and posterior must be registry names or
         instances of registered classes whose attributes are their constructor
         arguments (e.g. ``VampPrior(n_pseudo_inputs=20)``), in the types listed below.
@@ -475,7 +504,7 @@ def save(estimator, path):
     header_params = {name: encoder.encode(value, name) for name, value in params.items()}
     attributes = {}
     for name, value in state.items():
-        if name in params:
+        if name in params or name == "_module_config":  # stored with the module
             continue
         _check_attribute_name(cls, name)
         if isinstance(value, torch.nn.Module):
@@ -520,22 +549,27 @@ def _check_attribute_name(cls, name):
 def _encode_module(estimator, name, module, encoder):
     if name != "module_":
         raise _Encoder._unsupported(name, module)
+    cls = type(module)
+    if MODULES.get(cls.__name__) is not cls:
+        raise _Encoder._unsupported(name, module, f"module of class {cls.__name__}")
     state = module.state_dict()
-    # The loader rebuilds the module with _build_module: check now that it gives the
+    config = estimator._module_config
+    # The loader rebuilds the module from its config: check now that it gives the
     # same tensors, so a model that could not be loaded is never written.
     try:
-        expected = _build_module(estimator).state_dict()
+        expected = _module_signature(cls, _check_module_config(cls, config), estimator)
     except Exception as exc:
         raise ValueError(f"Cannot save {name!r}: rebuilding it failed ({exc})") from None
-    if _tensor_signature(expected) != _tensor_signature(state):
+    if expected != _tensor_signature(state):
         raise ValueError(
-            f"Cannot save {name!r}: the module does not match what "
-            f"{type(estimator).__name__}._build_module makes from the fitted attributes "
-            "(changed after fitting?); the safe format can only store a module it can "
-            "rebuild."
+            f"Cannot save {name!r}: the module does not match what its config "
+            f"{config} builds (changed after fitting?); the safe format can only store a "
+            "module it can rebuild."
         )
     keys = {k: encoder._add_tensor(f"{name}/{k}", v) for k, v in state.items()}
-    return {"type": "module", "training": bool(module.training), "state": keys}
+    return {"type": "module", "class": cls.__name__,
+            "config": encoder.encode(config, f"{name}/config"),
+            "training": bool(module.training), "state": keys}
 
 
 def _write_zip(path, members):
@@ -572,7 +606,7 @@ def load(path):
 
     Returns
     -------
-    estimator : VAETransformer or VAEGenerator
+    estimator : VAETransformer, VAEGenerator or VAEClassifier
         With the saved parameters, weights, standardisation, random number generator
         and optimiser state: it transforms, scores and samples bitwise like the saved
         one, and ``partial_fit`` continues as it would have. It is put on the device it
@@ -769,16 +803,12 @@ def _rebuild(header, tensors):
             modules[attr] = node
         else:
             setattr(estimator, attr, decoder.decode(node))
-    # The modules last: _build_module reads the fitted attributes (parts, sizes).
+    if header["format_version"] == 1:
+        _upgrade_version_1(estimator)
+    # The modules last: they are built from the fitted parts.
     for attr, node in modules.items():
         setattr(estimator, attr, _decode_module(estimator, attr, node, decoder))
-    for attr in ("_x_loc", "_x_scale"):
-        value = getattr(estimator, attr, None)
-        if value is not None and not (isinstance(value, np.ndarray) and value.dtype.kind == "f"
-                                      and np.isfinite(value).all()
-                                      and (attr == "_x_loc" or (value > 0).all())):
-            raise ValueError(f"the standardisation {attr} is not a finite float array"
-                             f"{' of positive values' if attr == '_x_scale' else ''}")
+    _check_fitted_state(estimator)
     unused = set(tensors) - decoder.used
     if unused:
         raise ValueError(f"tensors {sorted(unused)[:3]} are not referred to by the header")
@@ -789,15 +819,46 @@ def _rebuild(header, tensors):
     return estimator
 
 
+def _upgrade_version_1(estimator):
+    """Version 1 stored the standardisation as two arrays; version 2 as one value."""
+    state = vars(estimator)
+    if "_x_loc" in state or "_x_scale" in state:
+        loc, scale = state.pop("_x_loc", None), state.pop("_x_scale", None)
+        node = {"type": "standardizer", "loc": loc, "scale": scale}
+        decoder = _Decoder({})
+        decoder.decode = lambda value: value  # the arrays are decoded already
+        estimator._standardizer = decoder._decode_standardizer(node)
+
+
+def _version_1_config(estimator):
+    """The module config a version 1 file implies (it stored none: VAEModule only)."""
+    classes = getattr(estimator, "classes_", None)
+    return {"n_features": int(estimator._n_columns),
+            "n_components": int(estimator.n_components),
+            "hidden_layer_sizes": estimator._hidden_layer_sizes(),
+            "n_conditions": 0 if classes is None else len(classes),
+            "impute_missing": bool(getattr(estimator.likelihood_, "handles_missing", False))}
+
+
 def _decode_module(estimator, attr, node, decoder):
     if attr != "module_":
         raise ValueError(f"a torch module may only be stored as module_, not {attr!r}")
+    cls = type(estimator)._module_class
+    if "class" in node:  # format 2
+        if _choice(node["class"], set(MODULES)) != cls.__name__:
+            raise ValueError(f"{type(estimator).__name__} needs a {cls.__name__}, not a "
+                             f"{node['class']}")
+        config = decoder.decode(node["config"])
+        if type(config) is dict and type(config.get("hidden_layer_sizes")) is list:
+            config["hidden_layer_sizes"] = tuple(config["hidden_layer_sizes"])
+    else:
+        config = _version_1_config(estimator)
+    _check_module_config(cls, config)
     keys = node["state"]
     if type(keys) is not dict:
         raise ValueError("the module state is not a mapping")
     state = {k: decoder.tensor(v) for k, v in keys.items()}
-    module = _build_module(estimator)
-    expected = _tensor_signature(module.state_dict())
+    expected = _module_signature(cls, config, estimator)
     found = _tensor_signature(state)
     if expected != found:
         wrong = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
@@ -808,6 +869,64 @@ def _decode_module(estimator, attr, node, decoder):
         if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
             raise ValueError(f"the weight {key!r} holds NaN or infinite values (a model "
                              "skvae fits never does: the file is damaged or was altered)")
+    module = _new_module(cls, config, estimator)
     module.load_state_dict(state, strict=True)
     module.train(bool(node["training"]))
+    estimator._module_config = config
     return module
+
+
+def _check_fitted_state(estimator):
+    """Fitted values that must agree with the module: standardisation, optimiser state."""
+    if "module_" not in vars(estimator):
+        return
+    n_columns = estimator._module_config["n_features"]
+    standardizer = getattr(estimator, "_standardizer", None)
+    if type(standardizer) is not Standardizer or standardizer.loc.shape != (n_columns,):
+        raise ValueError(f"the standardisation does not fit the model's {n_columns} columns")
+    if getattr(estimator, "_n_columns", n_columns) != n_columns:
+        raise ValueError(f"_n_columns is {estimator._n_columns}, the model has {n_columns}")
+    _check_optimizer_state(getattr(estimator, "_optimizer_state", None),
+                           list(estimator.module_.parameters()))
+
+
+#: Adam's per-parameter tensors, shaped like the parameter.
+_MOMENTS = ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+
+def _check_optimizer_state(state, parameters):
+    """A ValueError unless ``state`` is an Adam state dict for exactly ``parameters``.
+
+    The optimiser's fused kernel writes into these tensors without checking their
+    shapes, so a tampered state would corrupt memory at the next ``partial_fit``.
+    """
+    if state is None:
+        return
+    if type(state) is not dict or set(state) != {"state", "param_groups"}:
+        raise ValueError("the optimiser state is not an Adam state dict")
+    groups = _list(state["param_groups"])
+    indices = [i for group in groups for i in _list(group.get("params") if type(group) is dict
+                                                    else None)]
+    if indices != list(range(len(parameters))):
+        raise ValueError(f"the optimiser state covers parameters {indices[:5]}..., the "
+                         f"model has {len(parameters)}")
+    per_parameter = state["state"]
+    if type(per_parameter) is not dict:
+        raise ValueError("the optimiser state is not a mapping")
+    for index, entry in per_parameter.items():
+        if type(index) is not int or not 0 <= index < len(parameters) or type(entry) is not dict:
+            raise ValueError(f"the optimiser state has a bad entry {index!r}")
+        parameter = parameters[index]
+        for key, value in entry.items():
+            if key in _MOMENTS:
+                ok = (type(value) is torch.Tensor and value.shape == parameter.shape
+                      and value.dtype == parameter.dtype)
+            elif key == "step":
+                ok = type(value) is torch.Tensor and value.numel() == 1 \
+                    and value.is_floating_point()
+            else:
+                ok = False
+            if not ok:
+                raise ValueError(f"the optimiser state of parameter {index} has a bad "
+                                 f"{key!r}: it does not fit the parameter's shape "
+                                 f"{tuple(parameter.shape)}")

@@ -1,11 +1,16 @@
 """The training loop, in plain torch: no scikit-learn, no DataLoader.
 
-The data sits on the device as one tensor; each epoch draws a permutation from the
-estimator's own ``torch.Generator`` and slices minibatches from it. The epoch's loss is
-summed on the device and read back once per epoch, so there is no host sync per batch.
-Data that does not fit in the device's memory stays in host memory (:class:`HostData`)
-and travels to the device in large chunks, each holding whole minibatches of the same
-permutation, so the fit is the one it would have been on the device.
+The data sits on the device as tensors; each epoch draws a permutation from the
+estimator's own ``torch.Generator`` and slices minibatches ``(x, c)`` from it: the data
+rows and their condition (labels, or None). The epoch's loss is summed on the device
+and read back once per epoch, so there is no host sync per batch. Data that does not
+fit in the device's memory stays in host memory (:class:`HostData`) and travels to the
+device in large chunks, each holding whole minibatches of the same permutation, so the
+fit is the one it would have been on the device.
+
+What is trained is an objective (:class:`skvae._objectives.Objective`): the loss of a
+minibatch, a validation score and per-epoch hooks; how it is trained is one frozen
+:class:`TrainConfig`.
 """
 
 # License: BSD 3 clause
@@ -17,7 +22,51 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ._device import release_memory
+from .exceptions import NonFiniteLossError
+
+__all__ = ["HostData", "NonFiniteLossError", "TrainConfig", "TrainingResult", "adam",
+           "device_chunks", "minibatches", "to_device", "train"]
+
 logger = logging.getLogger("skvae")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How :func:`train` runs: the estimator's training parameters, resolved.
+
+    Parameters
+    ----------
+    batch_size : int
+    max_iter : int
+    tol : float
+    n_iter_no_change : int
+    early_stopping : bool
+        As in :class:`sklearn.neural_network.MLPRegressor`.
+    loss_offset : float, default=0.0
+        Added to each epoch's loss before it is recorded (the log-Jacobian of the
+        standardisation, so losses are in the user's units).
+    verbose : int, default=0
+        Show a progress bar (tqdm) and log each epoch when positive.
+    description : str, default="fit"
+        Label of the progress bar.
+    stop_on_convergence : bool, default=True
+        False for a single ``partial_fit`` epoch.
+    warmup_epochs : int, default=0
+        Epochs at the start that neither count towards convergence nor can be the best
+        epoch (their objective is not the final one).
+    """
+
+    batch_size: int
+    max_iter: int
+    tol: float
+    n_iter_no_change: int
+    early_stopping: bool
+    loss_offset: float = 0.0
+    verbose: int = 0
+    description: str = "fit"
+    stop_on_convergence: bool = True
+    warmup_epochs: int = 0
 
 
 @dataclass
@@ -28,10 +77,6 @@ class TrainingResult:
     validation_scores: list = field(default_factory=list)
     converged: bool = False
     interrupted: bool = False
-
-
-class NonFiniteLossError(ValueError):
-    """The training loss became NaN or infinite."""
 
 
 #: Elements of host data sent to the device at once when the data does not fit there
@@ -48,59 +93,75 @@ class HostData:
 
     Parameters
     ----------
-    data : torch.Tensor of shape (n, n_columns)
-        On the CPU.
+    tensors : tuple of (torch.Tensor or None)
+        Row-aligned tensors on the CPU (the data and its condition); None entries
+        stay None.
     device : torch.device
         Where the model trains.
     """
 
-    def __init__(self, data, device):
-        self.data = data
+    def __init__(self, tensors, device):
+        self.tensors = tensors
         self.device = device
 
     @property
     def shape(self):
-        return self.data.shape
+        return self.tensors[0].shape
+
+    @property
+    def width(self):
+        """Elements per row, over all the tensors."""
+        return sum(t[0].numel() if t.dim() > 1 else 1 for t in self.tensors if t is not None
+                   and t.shape[0])
 
     def chunks(self, order, rows):
-        """Device tensors of ``rows`` rows at a time, in the order of ``order``."""
+        """Tuples of device tensors of ``rows`` rows at a time, in the order of ``order``."""
         pin = self.device.type == "cuda"
-        for start in range(0, self.data.shape[0], rows):
-            block = self.data.index_select(0, order[start : start + rows])
-            if pin:
-                block = block.pin_memory()
-            yield block.to(self.device, non_blocking=pin)
+        for start in range(0, self.shape[0], rows):
+            index = order[start : start + rows]
+            yield tuple(None if t is None else self._move(t.index_select(0, index), pin)
+                        for t in self.tensors)
+
+    def _move(self, block, pin):
+        if pin:
+            block = block.pin_memory()
+        return block.to(self.device, non_blocking=pin)
 
 
 def _transfer(data, device):
     return data.to(device)
 
 
-def to_device(data, device):
-    """``data`` on ``device``, or a :class:`HostData` when the device has no room for it.
+def to_device(tensors, device):
+    """Row-aligned CPU ``tensors`` on ``device``, or a :class:`HostData` when it has no room.
 
     Parameters
     ----------
-    data : torch.Tensor
-        On the CPU.
+    tensors : tuple of (torch.Tensor or None)
     device : torch.device
 
     Returns
     -------
-    data : torch.Tensor or HostData
+    data : tuple of (torch.Tensor or None), or HostData
     """
     try:
-        return _transfer(data, device)
+        return tuple(None if t is None else _transfer(t, device) for t in tensors)
     except torch.OutOfMemoryError:
         release_memory(device)
+        size = sum(t.nbytes for t in tensors if t is not None)
         warnings.warn(
-            f"The training data ({data.nbytes / 2**20:.0f} MiB as float32) does not fit in "
-            f"the memory of {device}; it stays in host memory and is streamed to the device "
-            "in chunks, which is slower.",
+            f"The training data ({size / 2**20:.0f} MiB) does not fit in the memory of "
+            f"{device}; it stays in host memory and is streamed to the device in chunks, "
+            "which is slower.",
             UserWarning,
             stacklevel=2,
         )
-        return HostData(data, device)
+        return HostData(tensors, device)
+
+
+def n_rows(data):
+    """Rows of ``data``, a tuple of tensors or a :class:`HostData`."""
+    return data.shape[0] if isinstance(data, HostData) else data[0].shape[0]
 
 
 #: Devices with a fused (one kernel for all parameters) Adam in torch.
@@ -135,31 +196,28 @@ def adam(parameters, lr):
     return torch.optim.Adam(parameters, lr=lr, fused=fused or None)
 
 
-def release_memory(device):
-    """Return the memory cached by the allocator of a CUDA ``device`` after an OOM."""
-    if device.type == "cuda":
-        torch.cuda.empty_cache()
-
-
-def minibatches(X, order, batch_size):
-    """The minibatches of ``X`` (a device tensor or :class:`HostData`) in ``order``."""
-    if not isinstance(X, HostData):
-        for start in range(0, X.shape[0], batch_size):
-            yield X[order[start : start + batch_size]]
+def minibatches(data, order, batch_size):
+    """The minibatches of ``data`` (tensors or :class:`HostData`) in ``order``, as tuples."""
+    if not isinstance(data, HostData):
+        for start in range(0, order.shape[0], batch_size):
+            index = order[start : start + batch_size]
+            yield tuple(None if t is None else t[index] for t in data)
         return
     # Whole minibatches per chunk, so the batches are exactly those of the device path.
-    rows = batch_size * max(1, STREAM_CHUNK_ELEMENTS // (batch_size * max(1, X.shape[1])))
-    for chunk in X.chunks(order.cpu(), rows):
-        yield from chunk.split(batch_size)
+    rows = batch_size * max(1, STREAM_CHUNK_ELEMENTS // (batch_size * max(1, data.width)))
+    for chunk in data.chunks(order.cpu(), rows):
+        pieces = [None if t is None else t.split(batch_size) for t in chunk]
+        for i in range(math.ceil(chunk[0].shape[0] / batch_size)):
+            yield tuple(None if p is None else p[i] for p in pieces)
 
 
-def device_chunks(X):
-    """``X`` as device tensors: itself when it is one, else chunks of :class:`HostData`."""
-    if not isinstance(X, HostData):
-        yield X
+def device_chunks(data):
+    """``data`` as tuples of device tensors: itself, or the chunks of a :class:`HostData`."""
+    if not isinstance(data, HostData):
+        yield data
         return
-    rows = max(1, STREAM_CHUNK_ELEMENTS // max(1, X.shape[1]))
-    yield from X.chunks(torch.arange(X.shape[0]), rows)
+    rows = max(1, STREAM_CHUNK_ELEMENTS // max(1, data.width))
+    yield from data.chunks(torch.arange(data.shape[0]), rows)
 
 
 def snapshot(module):
@@ -167,13 +225,13 @@ def snapshot(module):
     return {k: v.detach().clone() for k, v in module.state_dict().items()}
 
 
-def run_epoch(X, batch_size, step, generator):
-    """One pass over ``X`` in random minibatches; returns the mean loss per row.
+def run_epoch(data, batch_size, step, generator):
+    """One pass over ``data`` in random minibatches; returns the mean loss per row.
 
     Parameters
     ----------
-    X : torch.Tensor of shape (n, n_features) or HostData
-        The training data, on the device or streamed to it.
+    data : tuple of torch.Tensor or HostData
+        The training rows ``(x, c)``, on the device or streamed to it.
     batch_size : int
     step : callable
         ``step(batch) -> loss`` does one optimiser step and returns the detached mean
@@ -185,11 +243,11 @@ def run_epoch(X, batch_size, step, generator):
     -------
     loss : float
     """
-    n = X.shape[0]
+    n = n_rows(data)
     order = torch.randperm(n, generator=generator, device=generator.device)
     total = torch.zeros((), device=generator.device)
-    for batch in minibatches(X, order, batch_size):
-        total += step(batch) * batch.shape[0]
+    for batch in minibatches(data, order, batch_size):
+        total += step(batch) * batch[0].shape[0]
     return (total / n).item()
 
 
@@ -218,55 +276,22 @@ class _Monitor:
         return self.no_improvement > self.n_iter_no_change
 
 
-def train(
-    module,
-    X,
-    step,
-    *,
-    batch_size,
-    max_iter,
-    tol,
-    n_iter_no_change,
-    early_stopping,
-    generator,
-    validate=None,
-    loss_offset=0.0,
-    verbose=0,
-    description="fit",
-    stop_on_convergence=True,
-    on_epoch=None,
-    warmup_epochs=0,
-):
-    """Run up to ``max_iter`` epochs of ``step`` over ``X``.
+def train(module, objective, optimizer, generator, config):
+    """Run up to ``config.max_iter`` epochs of ``objective`` over its training rows.
 
     Parameters
     ----------
     module : torch.nn.Module
-        Trained in place; with ``early_stopping`` (or after a Ctrl-C) its best weights
-        are restored before returning.
-    X : torch.Tensor of shape (n, n_features) or HostData
-    step : callable
-        See :func:`run_epoch`.
-    batch_size, max_iter, tol, n_iter_no_change, early_stopping
-        As in :class:`sklearn.neural_network.MLPRegressor`.
+        Trained in place; with early stopping (or after a Ctrl-C) its best weights are
+        restored before returning.
+    objective : skvae._objectives.Objective
+        Its ``data`` (the training rows), ``loss(batch)``, ``validation_score()`` and
+        ``on_epoch(epoch)``.
+    optimizer : torch.optim.Optimizer
+        Over the module's parameters.
     generator : torch.Generator
-    validate : callable or None
-        ``validate() -> float``, the held-out score (higher is better), called once per
-        epoch when ``early_stopping``.
-    loss_offset : float
-        Added to each epoch's loss before it is recorded (the log-Jacobian of the
-        standardisation, so losses are in the user's units).
-    verbose : int
-        Show a progress bar (tqdm) and log each epoch when positive.
-    description : str
-        Label of the progress bar.
-    stop_on_convergence : bool
-        False for a single ``partial_fit`` epoch.
-    on_epoch : callable or None
-        ``on_epoch(epoch)`` is called before each epoch (e.g. to ramp up the KL weight).
-    warmup_epochs : int
-        Epochs at the start that neither count towards convergence nor can be the best
-        epoch (their objective is not the final one).
+        On the training device; draws the minibatch order.
+    config : TrainConfig
 
     Returns
     -------
@@ -279,25 +304,33 @@ def train(
     """
     from tqdm.auto import tqdm
 
+    def step(batch):
+        loss = objective.loss(batch)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        return loss.detach()
+
     result = TrainingResult()
-    monitor = _Monitor(tol, n_iter_no_change, early_stopping)
-    bar = tqdm(total=max_iter, desc=description, disable=not verbose, leave=False)
+    monitor = _Monitor(config.tol, config.n_iter_no_change, config.early_stopping)
+    bar = tqdm(total=config.max_iter, desc=config.description, disable=not config.verbose,
+               leave=False)
     module.train()
     try:
-        for epoch in range(max_iter):
-            if on_epoch is not None:
-                on_epoch(epoch)
-            loss = run_epoch(X, batch_size, step, generator) + loss_offset
+        for epoch in range(config.max_iter):
+            objective.on_epoch(epoch)
+            loss = run_epoch(objective.data, config.batch_size, step, generator)
+            loss += config.loss_offset
             if not math.isfinite(loss):
                 raise NonFiniteLossError(f"the training loss became {loss} at epoch {epoch + 1}")
             result.losses.append(loss)
-            score = validate() if early_stopping else None
+            score = objective.validation_score() if config.early_stopping else None
             if score is not None:
                 result.validation_scores.append(score)
-            _report(bar, epoch, loss, score, verbose)
-            if epoch < warmup_epochs:
+            _report(bar, epoch, loss, score, config.verbose)
+            if epoch < config.warmup_epochs:
                 continue
-            if monitor.update(module, loss, score) and stop_on_convergence:
+            if monitor.update(module, loss, score) and config.stop_on_convergence:
                 result.converged = True
                 break
     except KeyboardInterrupt:
@@ -311,7 +344,7 @@ def train(
     finally:
         bar.close()
         module.eval()
-    if (early_stopping or result.interrupted) and monitor.best_state is not None:
+    if (config.early_stopping or result.interrupted) and monitor.best_state is not None:
         module.load_state_dict(monitor.best_state)
     return result
 

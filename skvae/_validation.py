@@ -15,7 +15,7 @@ from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
 
 from ._sklearn_compat import validate_data
-from ._training import NonFiniteLossError
+from .exceptions import NonFiniteLossError
 
 _NOT_NUMERIC = ("could not convert", "argument must be", "is not compatible with arrays of",
                 "Unable to convert")
@@ -139,10 +139,11 @@ def validated_latent(estimator, X):
         _explain_conversion_error(exc, X, "X", owner)
         raise
     check_finite(Z, "X", f"{owner}.inverse_transform", data=False)
-    if Z.shape[1] != estimator.n_components:
+    n_components = estimator.module_.n_components  # fitted, whatever set_params did since
+    if Z.shape[1] != n_components:
         raise ValueError(
             f"X has {Z.shape[1]} features, but inverse_transform is expecting "
-            f"{estimator.n_components} latent components as input."
+            f"{n_components} latent components as input."
         )
     return Z
 

@@ -1,0 +1,399 @@
+"""The shared base of every skvae estimator: the fit skeleton and the fitted state.
+
+:class:`_Estimator` owns what every model family does the same way: parameter checks,
+restore-on-error, device and dtype, the optimiser and its state, the call of the
+training loop, recording its results, out-of-memory advice, warm start and
+``partial_fit``, inference in blocks, pickling. A family provides
+
+- ``_module_class`` and ``_module_config_for(X, likelihood)``: which torch module, built
+  from what (plain values; a saved model stores them);
+- ``_validate_fit_input(X, y, ...)``: the training matrix and its targets;
+- ``_objective(module, X, targets)``: what to train (:mod:`skvae._objectives`);
+- optionally ``_divergence_advice()``, ``_resolve_likelihood(X)``, ``_after_fit()``.
+
+See the developer page "Adding a model family" for a worked example.
+"""
+
+# License: BSD 3 clause
+
+import copy
+import numbers
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
+
+from ._device import loadable_device, release_memory, resolve_device
+from ._inference import block_rows, float64_twin, in_blocks
+from ._module import build_module
+from ._noise import draw_seed
+from ._sklearn_compat import Interval, RegistryOptions, StrOptions
+from ._standardize import Standardizer
+from ._training import TrainConfig, adam, n_rows, to_device, train
+from ._validation import check_weights, validated
+from ._version import __version__
+from .exceptions import InconsistentVersionWarning, NonFiniteLossError
+from .likelihoods import LIKELIHOODS, Likelihood, get_likelihood
+from .posteriors import POSTERIORS, Posterior, get_posterior
+from .priors import PRIORS, Prior, get_prior
+
+
+class _Estimator(BaseEstimator):
+    """Fit skeleton and fitted state shared by the skvae estimators; not used directly."""
+
+    _parameter_constraints = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": ["array-like"],
+        "likelihood": [RegistryOptions(LIKELIHOODS), Likelihood],
+        "prior": [RegistryOptions(PRIORS), Prior],
+        "posterior": [RegistryOptions(POSTERIORS), Posterior],
+        "beta": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "device": [str, torch.device],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    #: The torch module class of the family (a class of skvae._module.MODULES).
+    _module_class = None
+
+    # ------------------------------------------------------------------ fitting
+    def _fit_from(self, X, y, *, incremental, **kwargs):
+        """The body of ``fit`` (``incremental=False``) and ``partial_fit``.
+
+        A failed call leaves a previously fitted model exactly as it was.
+        """
+        if incremental and self.early_stopping:
+            raise ValueError("partial_fit does not support early_stopping=True.")
+        fitted = hasattr(self, "module_")
+        warm = fitted if incremental else (self.warm_start and fitted)
+        with self._restored_on_error():
+            X, targets = self._validate_fit_input(
+                X, y, reset=not warm, ensure_min_samples=1 if incremental else 2,
+                warm=warm, incremental=incremental, **kwargs)
+            self._fit(X, targets, warm=warm, incremental=incremental)
+        return self
+
+    @contextmanager
+    def _restored_on_error(self):
+        # A failed fit must leave a previously fitted model exactly as it was. Fitting
+        # never mutates an attribute's object in place (module, RNG and optimiser
+        # state are copied first), so restoring the attribute dict is enough.
+        saved = dict(self.__dict__)
+        try:
+            yield
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(saved)
+            raise
+
+    def _hidden_layer_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if type(sizes) is tuple and all(type(s) is int and s >= 1 for s in sizes):
+            return sizes  # the common case, cheap
+        sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
+        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+            raise ValueError(
+                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+            )
+        return tuple(int(s) for s in sizes)
+
+    def _resolve_likelihood(self, X):
+        return get_likelihood(self.likelihood)
+
+    def _batch_size(self, n_samples):
+        if self.batch_size == "auto":
+            # About ten steps per epoch on small data (a VAE needs thousands of Adam
+            # steps; MLPRegressor's min(200, n) gives too few), 200 rows on large data.
+            return min(n_samples, max(32, min(200, n_samples // 10)))
+        return min(self.batch_size, n_samples)
+
+    def _fresh_state(self, X):
+        """The fitted state a first fit starts from: parts, module, standardisation, RNG."""
+        likelihood = self._resolve_likelihood(X)
+        likelihood.check_support(X)
+        prior = get_prior(self.prior)
+        posterior = get_posterior(self.posterior)
+        rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
+        seed = draw_seed(rng)
+        config = self._module_config_for(X, likelihood)
+        module = build_module(self._module_class, config, likelihood, prior, posterior, seed)
+        standardizer = Standardizer.fit(X, likelihood)
+        if hasattr(module.prior, "init_from_data"):  # e.g. the VampPrior's pseudo-inputs
+            module.prior.init_from_data(X.shape[0], lambda index: standardizer.rows(X, index),
+                                        torch.Generator().manual_seed(seed))
+        return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
+                    module_=module, _module_config=config, _n_columns=X.shape[1],
+                    _standardizer=standardizer, loss_curve_=[], n_iter_=0,
+                    validation_scores_=[], _optimizer_state=None)
+
+    def _warm_state(self, X):
+        """The fitted state a warm start continues from: copies, never the objects in use."""
+        self.likelihood_.check_support(X)
+        self._check_same_architecture(X)
+        return dict(_rng=copy.deepcopy(self._rng), module_=copy.deepcopy(self.module_),
+                    loss_curve_=list(self.loss_curve_),
+                    validation_scores_=list(self.validation_scores_ or []),
+                    _optimizer_state=copy.deepcopy(self._optimizer_state))
+
+    def _check_same_architecture(self, X):
+        """A ValueError when the parameters ask for another module than the fitted one."""
+        if self.module_.n_components != self.n_components:
+            raise ValueError(
+                f"warm start needs n_components={self.module_.n_components} as in the "
+                f"previous fit, got {self.n_components}."
+            )
+        config = self._module_config_for(X, self.likelihood_)
+        changed = [f"{key}: {self._module_config[key]!r} -> {config[key]!r}"
+                   for key in config if config[key] != self._module_config.get(key)]
+        for name in ("prior", "posterior"):
+            if _part_changed(getattr(self, name), getattr(self, f"{name}_")):
+                changed.append(f"{name}: {getattr(self, f'{name}_')!r} -> "
+                               f"{getattr(self, name)!r}")
+        if changed:
+            raise ValueError(
+                "warm start continues the previous fit, whose architecture differs from "
+                f"the parameters now ({'; '.join(changed)}): set them back, or set "
+                "warm_start=False to fit a new model."
+            )
+
+    def _fit(self, X, targets, *, warm, incremental):
+        device = resolve_device(self.device)
+        state = self._warm_state(X) if warm else self._fresh_state(X)
+        self.__dict__.update(state)
+        self._device = device
+        module = self.module_.to(device)
+        optimizer = adam(module.parameters(), self.learning_rate_init)
+        if incremental and self._optimizer_state is not None:
+            optimizer.load_state_dict(self._optimizer_state)
+        try:
+            objective = self._objective(module, X, targets)
+            result = train(module, objective, optimizer, objective.generator,
+                           self._train_config(objective, incremental))
+        except torch.OutOfMemoryError as exc:
+            # Retrying with smaller batches would silently change the fit: say what to
+            # change instead (the previous model is restored by _restored_on_error).
+            release_memory(device)
+            raise torch.OutOfMemoryError(
+                f"{type(self).__name__}.fit ran out of memory on {device} while training "
+                f"with batch_size={self.batch_size!r} and hidden_layer_sizes="
+                f"{self._hidden_layer_sizes()}: pass a smaller batch_size or "
+                "hidden_layer_sizes, free memory on the device, or use device='cpu'. "
+                "A previously fitted model is unchanged."
+            ) from exc
+        except NonFiniteLossError as exc:
+            raise NonFiniteLossError(
+                f"{type(self).__name__}: {exc}. {self._divergence_advice()}"
+            ) from None
+        check_weights(module, type(self).__name__)
+        self._record(result, optimizer, incremental, objective)
+
+    def _new_generator(self):
+        """The training generator, seeded from the estimator's RNG, on its device.
+
+        Drawn after the validation split, so the draws come in the same order in
+        every family.
+        """
+        return torch.Generator(device=self._device).manual_seed(draw_seed(self._rng))
+
+    def _divergence_advice(self):
+        return (f"Likely causes: a learning_rate_init too high for this data (got "
+                f"{self.learning_rate_init}), features on very large or very different "
+                "scales (standardise X or use likelihood='gaussian', which standardises "
+                "internally), or values the likelihood cannot model.")
+
+    def _train_config(self, objective, incremental):
+        return TrainConfig(
+            batch_size=self._batch_size(n_rows(objective.data)),
+            max_iter=1 if incremental else self.max_iter,
+            tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            loss_offset=-self._standardizer.log_jacobian(), verbose=self.verbose,
+            description=type(self).__name__, stop_on_convergence=not incremental,
+            warmup_epochs=objective.warmup_epochs,
+        )
+
+    def _split(self, X, targets):
+        """Training and (with early stopping) validation rows: standardised CPU tensors.
+
+        Returns ``(x, t), (x_val, t_val)`` (the second None without early stopping),
+        where ``t`` holds the rows of ``targets`` as a tensor (None when there are none).
+        Training rows keep their order; validation rows are drawn by the estimator's RNG.
+        """
+        data = self._standardizer.to_tensor(X, torch.float32, "cpu", training=True)
+        t = None if targets is None else torch.as_tensor(targets)
+        if not self.early_stopping:
+            return (data, t), None
+        n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
+        if n_val < 2 or n_val >= X.shape[0]:
+            raise ValueError(
+                f"The validation set of {n_val} rows is too small or too large for "
+                f"{X.shape[0]} samples; change validation_fraction or the data size."
+            )
+        order = torch.from_numpy(self._rng.permutation(X.shape[0]))
+        train_rows, val_rows = self._order_split(order[n_val:], order[:n_val], targets)
+
+        def rows(index):
+            return data[index], (None if t is None else t[index])
+
+        return rows(train_rows), rows(val_rows)
+
+    def _order_split(self, train_rows, val_rows, targets):
+        """The training and validation row indices, in the order the family wants."""
+        return train_rows, val_rows
+
+    def _place(self, rows):
+        """Rows ``(x, t)`` on the training device (or streamed from host memory)."""
+        return None if rows is None else to_device(rows, self._device)
+
+    def _record(self, result, optimizer, incremental, objective):
+        """Fitted attributes every skvae estimator keeps from a call of ``train``."""
+        self.loss_curve_ = self.loss_curve_ + result.losses
+        self.n_iter_ += len(result.losses)
+        self._optimizer_state = optimizer.state_dict()
+        self._n_features_out = self.n_components
+        self.converged_ = result.converged
+        self._module64 = float64_twin(self.module_, self._device)
+        if self.early_stopping:
+            self.validation_scores_ = self.validation_scores_ + result.validation_scores
+            self.best_validation_score_ = max(self.validation_scores_)
+            self.best_loss_ = None
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+            self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
+        for name, value in objective.statistics().items():
+            setattr(self, name, value)
+        if not (incremental or result.converged or result.interrupted):
+            warnings.warn(
+                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                "the optimization hasn't converged yet.",
+                ConvergenceWarning,
+            )
+
+    # ---------------------------------------------------------------- inference
+    def _validate_X(self, X):
+        if "module_" not in self.__dict__:  # check_is_fitted costs ~30 us per call
+            check_is_fitted(self)
+        if not self._is_plain_valid_array(X):
+            X = validated(self, X, reset=False)
+        self.likelihood_.check_support(X)
+        return X
+
+    def _is_plain_valid_array(self, X):
+        """True for a finite float ndarray of the fitted width and no fitted column names.
+
+        Such input passes ``validate_data`` unchanged, so it skips it: validation costs
+        more than encoding a single row (the single-row latency path).
+        """
+        return (
+            type(X) is np.ndarray
+            and X.dtype in (np.float64, np.float32)
+            and X.ndim == 2
+            and X.shape[0] > 0
+            and X.shape[1] == self.n_features_in_
+            and not hasattr(self, "feature_names_in_")
+            and _all_finite(X)
+        )
+
+    def _module_in(self, dtype):
+        """The fitted module for inference in ``dtype``: ``module_`` or its float64 twin."""
+        if dtype == torch.float64 and self._module64 is not None:
+            return self._module64
+        return self.module_
+
+    def _map_rows(self, X, fn, n_out, dtype, cost=1, C=None, latent=False):
+        """Apply ``fn(module, x, c) -> tensor`` to row blocks of X; an ndarray of ``dtype``.
+
+        ``x`` is the block standardised (or, with ``latent``, the latent rows as they
+        are), ``c`` the matching block of the condition matrix ``C`` or None. The module
+        computes in float64 for float64 ``dtype`` (through the float64 twin), so a
+        row's result does not depend on the block it comes in; blocks hold ``cost``
+        passes of the widest layer and are retried smaller when the device is full.
+        """
+        module = self._module_in(torch.float64 if dtype == np.float64 else torch.float32)
+        torch_dtype = next(module.parameters()).dtype  # float32 on MPS, which has no float64
+        device = self._device
+        width = max([X.shape[1], self._n_columns, self.module_.n_components,
+                     *self._module_config["hidden_layer_sizes"]])
+
+        def block(start, stop):
+            if latent:
+                x = torch.as_tensor(X[start:stop], dtype=torch_dtype, device=device)
+            else:
+                x = self._standardizer.to_tensor(X[start:stop], torch_dtype, device)
+            c = None if C is None else torch.as_tensor(C[start:stop], dtype=torch_dtype,
+                                                       device=device)
+            return fn(module, x, c).reshape(x.shape[0], n_out).cpu().numpy()
+
+        out = np.empty((X.shape[0], n_out), dtype=dtype)
+        return in_blocks(block, out, block_rows(width, cost), device, type(self).__name__)
+
+    # -------------------------------------------------------------------- state
+    def __getstate__(self):
+        """The pickled state: tensors on the CPU (a GPU model loads anywhere), a version."""
+        # object.__getstate__ returns the live __dict__ itself: copy before editing.
+        state = dict(super().__getstate__())
+        if "module_" in state:
+            state["_module64"] = None  # rebuilt on load from module_
+            state["module_"] = copy.deepcopy(self.module_).cpu()
+            state["_optimizer_state"] = _to_cpu(state["_optimizer_state"])
+        state["_skvae_version"] = __version__
+        return state
+
+    def __setstate__(self, state):
+        version = state.pop("_skvae_version", None)
+        if version != __version__:
+            warnings.warn(
+                f"This {type(self).__name__} was pickled with skvae {version} and is "
+                f"loaded with skvae {__version__}; it may not work as before.",
+                InconsistentVersionWarning,
+            )
+        super().__setstate__(state)
+        if "module_" in state:
+            # On a device this machine has; the float64 twin is rebuilt, not stored.
+            self._device = loadable_device(self._device)
+            self.module_.to(self._device)
+            self._module64 = float64_twin(self.module_, self._device)
+
+
+def _part_changed(param, fitted):
+    """True when a part parameter (name or instance) no longer gives the fitted part."""
+    if isinstance(param, str):
+        return getattr(fitted, "name", param) != param
+    return param != fitted
+
+
+def _all_finite(X):
+    """True when every entry of the float array X is finite.
+
+    A finite sum proves it without an array of flags (NaN and inf propagate through
+    the sum); only when the sum is not finite, which also happens for huge finite
+    values, are the entries checked one by one. scikit-learn's check does the same.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, or a huge sum
+        total = np.add.reduce(X, axis=None)
+    return bool(np.isfinite(total)) or bool(np.isfinite(X).all())
+
+
+def _to_cpu(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: _to_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_to_cpu(v) for v in obj)
+    return obj

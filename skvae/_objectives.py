@@ -1,0 +1,230 @@
+"""One training objective per model family: the loss of a minibatch, a validation score,
+per-epoch hooks and the statistics the estimator keeps.
+
+:func:`skvae._training.train` runs any :class:`Objective`; the estimator builds its
+family's objective around the module, the training rows and its own generator.
+"""
+
+# License: BSD 3 clause
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from ._noise import VALIDATION_DRAWS, score_noise
+from ._training import device_chunks, n_rows
+
+#: Variance of a latent's posterior mean across rows above which it counts as active.
+ACTIVE_UNIT_THRESHOLD = 0.01
+
+
+class Objective:
+    """What a model family trains. Subclasses set ``data`` and implement :meth:`loss`.
+
+    Attributes
+    ----------
+    data : tuple of torch.Tensor or skvae._training.HostData
+        The training rows ``(x, c)``: data and condition (None when there is none).
+    generator : torch.Generator
+        On the training device: draws the minibatch order and the objective's noise.
+    warmup_epochs : int
+        Epochs at the start whose objective is not the final one (e.g. a KL warm-up):
+        they neither count towards convergence nor can be the best epoch.
+    """
+
+    data = None
+    generator = None
+    warmup_epochs = 0
+
+    def on_epoch(self, epoch):
+        """Called before each epoch (``epoch`` counts from 0 within this call of train)."""
+
+    def loss(self, batch):
+        """Mean training loss of a minibatch ``(x, c)``, a scalar tensor to minimise."""
+        raise NotImplementedError
+
+    def validation_score(self):
+        """Held-out score (higher is better) in the units of X, for early stopping."""
+        raise NotImplementedError
+
+    def statistics(self):
+        """Fitted attributes to set after training, as ``{name: value}``."""
+        return {}
+
+
+def elbo(module, x, n_draws, c=None):
+    """Per-row ELBO of standardised rows, with the fixed draws of ``score_noise``."""
+    dtype = next(module.parameters()).dtype
+    noise = score_noise(n_draws, module.n_components, dtype, x.device)
+    with torch.inference_mode():
+        return module.elbo(x, noise, c=c)
+
+
+class ELBOObjective(Objective):
+    """The (conditional) VAE's negative beta-ELBO, with KL warm-up and free bits.
+
+    Parameters
+    ----------
+    module : skvae._module.VAEModule
+    data : tuple or HostData
+        Training rows ``(x, c)``.
+    validation : tuple or HostData or None
+        Held-out rows ``(x, c)`` for early stopping.
+    generator : torch.Generator
+        Draws the reparameterisation noise.
+    standardizer : skvae._standardize.Standardizer
+        For validation scores in the units of X.
+    beta : float
+    kl_warmup : int
+        Epochs of the linear ramp of the KL weight up to ``beta``.
+    free_bits : float
+        Nats per latent dimension below which the total KL is not pushed down.
+    start_epoch : int
+        Epochs run by earlier calls (the ramp continues across ``partial_fit``).
+    """
+
+    def __init__(self, module, data, validation, generator, standardizer, *, beta,
+                 kl_warmup, free_bits, start_epoch):
+        self.module, self.data, self.validation = module, data, validation
+        self.generator, self.standardizer = generator, standardizer
+        self.beta, self.kl_warmup, self.free_bits = float(beta), kl_warmup, free_bits
+        self.start_epoch = start_epoch
+        self.warmup_epochs = max(0, kl_warmup - start_epoch)
+        self.kl_weight = self._kl_weight(start_epoch)
+        self._activity = [0.0, 0.0, 0]
+
+    def _kl_weight(self, epoch):
+        """beta, ramped up linearly over the first ``kl_warmup`` epochs (KL warm-up)."""
+        if self.kl_warmup and epoch < self.kl_warmup:
+            return self.beta * (epoch + 1) / (self.kl_warmup + 1)
+        return self.beta
+
+    def on_epoch(self, epoch):
+        self.kl_weight = self._kl_weight(self.start_epoch + epoch)
+        self._activity = [0.0, 0.0, 0]  # keep the statistics of the last epoch only
+
+    def loss(self, batch):
+        """``kl_weight * KL - log-likelihood``, batch means.
+
+        Also adds the batch's posterior means to the activity statistics (sum, sum of
+        squares, count), from which the active latent units are counted.
+        """
+        x, c = batch
+        module = self.module
+        noise = torch.randn(x.shape[0], module.n_components, generator=self.generator,
+                            device=x.device)
+        log_lik, kl, q = module.elbo_terms(x, noise, c)
+        mean = q.mean.detach()
+        activity = self._activity
+        activity[0] += mean.sum(dim=0)
+        activity[1] += (mean * mean).sum(dim=0)
+        activity[2] += mean.shape[0]
+        kl = kl.mean()
+        if self.free_bits:
+            # Free bits on the total KL: below the floor, the KL is not pushed down,
+            # which keeps the encoder from collapsing onto the prior early on.
+            kl = torch.clamp(kl, min=self.free_bits * module.n_components)
+        return self.kl_weight * kl - log_lik.mean()
+
+    def validation_score(self):
+        scores = [elbo(self.module, x, VALIDATION_DRAWS, c)
+                  + self.standardizer.log_jacobian_rows(x)
+                  for x, c in device_chunks(self.validation)]
+        return float(torch.cat(scores).mean())
+
+    def statistics(self):
+        """``n_active_components_``: latents whose posterior mean varies across rows.
+
+        Counted as in Burda et al. (2016), from the posterior means seen during the
+        last epoch, so fit pays no extra pass over the data.
+        """
+        total, squares, count = self._activity
+        if not count:
+            return {"n_active_components_": 0}
+        mean = total / count
+        variance = (squares / count - mean * mean).cpu().numpy()
+        return {"n_active_components_": int(np.sum(variance > ACTIVE_UNIT_THRESHOLD))}
+
+
+def m2_losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha):
+    """Summed losses of labeled rows (-ELBO + alpha * cross-entropy) and unlabeled rows."""
+    labeled = unlabeled = x_l.new_zeros(())
+    # torch.distributions cannot score empty batches, and a batch may lack either kind.
+    if x_l.shape[0]:
+        cross_entropy = F.nll_loss(module.log_proba(x_l), y_l, reduction="sum")
+        labeled = alpha * cross_entropy - module.labeled_elbo(x_l, y_l, noise_l, beta).sum()
+    if x_u.shape[0]:
+        unlabeled = -module.unlabeled_elbo(x_u, noise_u, beta).sum()
+    return labeled, unlabeled
+
+
+class M2Objective(Objective):
+    """Kingma et al.'s M2: labeled rows' -ELBO and weighted cross-entropy, unlabeled rows'
+    -ELBO summed over labels.
+
+    Epochs go over the unlabeled rows, each minibatch with as many labeled rows drawn
+    (with replacement) alongside; with no unlabeled rows, over the labeled rows.
+
+    Parameters
+    ----------
+    module : skvae._module.M2Module
+    unlabeled : tuple or HostData
+        ``(x_u, None)``, the unlabeled training rows.
+    labeled : tuple of torch.Tensor
+        ``(x_l, y_l)`` on the device: labeled training rows and their class indices.
+    validation : tuple or HostData or None
+        Held-out rows ``(x, codes)``, codes -1 for unlabeled rows.
+    generator : torch.Generator
+    standardizer : skvae._standardize.Standardizer
+    beta, alpha : float
+    batch_size : int
+        Minibatch size of the stream (labeled rows drawn per step: at most this).
+    """
+
+    def __init__(self, module, unlabeled, labeled, validation, generator, standardizer, *,
+                 beta, alpha, batch_size):
+        self.module, self.validation = module, validation
+        self.generator, self.standardizer = generator, standardizer
+        self.beta, self.alpha = beta, alpha
+        self.x_l, self.y_l = labeled
+        self.n_l = self.x_l.shape[0]
+        self.n_u = n_rows(unlabeled)
+        # With no unlabeled rows, the epochs go over the labeled rows themselves.
+        self.data = unlabeled if self.n_u else labeled
+        self.labeled_batch = min(batch_size, self.n_l)
+        self._empty = self.x_l[:0]
+
+    def _noise(self, n_rows, device):
+        return torch.randn(n_rows, self.module.n_components, generator=self.generator,
+                           device=device)
+
+    def loss(self, batch):
+        x, y = batch
+        if self.n_u:
+            pick = torch.randint(max(1, self.n_l), (self.labeled_batch,),
+                                 generator=self.generator, device=x.device)
+            x_l, y_l, x_u = self.x_l[pick], self.y_l[pick], x
+        else:
+            x_l, y_l, x_u = x, y, self._empty
+        k = self.module.n_classes
+        loss_l, loss_u = m2_losses(self.module, x_l, y_l, x_u,
+                                   self._noise(x_l.shape[0], x.device),
+                                   self._noise(k * x_u.shape[0], x.device),
+                                   self.beta, self.alpha)
+        # Scaled so that its expectation is the objective per training row.
+        return (loss_l * (self.n_l / max(1, x_l.shape[0]))
+                + loss_u * (self.n_u / max(1, x_u.shape[0]))) / (self.n_l + self.n_u)
+
+    def validation_score(self):
+        """Negated objective per held-out row, with fixed noise, in the units of X."""
+        total, n = 0.0, 0
+        for x, codes in device_chunks(self.validation):
+            labeled, unlabeled = codes >= 0, codes < 0
+            noise = score_noise(VALIDATION_DRAWS, self.module.n_components, torch.float32,
+                                x.device)
+            with torch.no_grad():
+                loss_l, loss_u = m2_losses(self.module, x[labeled], codes[labeled],
+                                           x[unlabeled], noise, noise, 1.0, self.alpha)
+            total = total + (loss_l + loss_u)
+            n += x.shape[0]
+        return -float(total) / n + self.standardizer.log_jacobian()
