@@ -299,12 +299,16 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.alpha_ = 0.1 * X.shape[0] if self.alpha == "auto" else float(self.alpha)
         (x, y), validation = self._split(X, codes)
         labeled = y >= 0
+        n_unlabeled = int((~labeled).sum())
+        # Labeled rows are drawn at random beside each unlabeled minibatch, so they live
+        # on the device; only the rows an epoch goes over may be streamed.
+        labeled_rows = (x[labeled], y[labeled])
+        labeled_rows = (tuple(t.to(self._device) for t in labeled_rows) if n_unlabeled
+                        else self._place(labeled_rows))
         return M2Objective(
-            module, self._place((x[~labeled], None)),
-            to_device((x[labeled], y[labeled]), self._device), self._place(validation),
+            module, self._place((x[~labeled], None)), labeled_rows, self._place(validation),
             self._new_generator(), self._standardizer, beta=float(self.beta),
-            alpha=self.alpha_, batch_size=self._batch_size(int((~labeled).sum()) or
-                                                           int(labeled.sum())))
+            alpha=self.alpha_, batch_size=self._batch_size(n_unlabeled or int(labeled.sum())))
 
     def _order_split(self, train_rows, val_rows, codes):
         """Rows in their original order; the training rows must hold a labeled row."""

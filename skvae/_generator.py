@@ -303,7 +303,7 @@ class VAEGenerator(_BaseVAE):
         encode = lambda m, x, c: m.encode_mean(x, c)  # noqa: E731
         dtype = X.dtype if X.dtype == np.float32 else np.float64
         parts = self._per_condition(
-            lambda C: self._map_rows(X, encode, self.n_components, dtype, C=C), y, X.shape[0])
+            lambda C: self._map_rows(X, encode, self.module_.n_components, dtype, C=C), y, X.shape[0])
         Z = sum(w * Z_k for w, Z_k in parts).astype(dtype, copy=False)
         return check_result(Z, type(self).__name__, "transform", X)
 

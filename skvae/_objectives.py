@@ -170,8 +170,9 @@ class M2Objective(Objective):
     module : skvae._module.M2Module
     unlabeled : tuple or HostData
         ``(x_u, None)``, the unlabeled training rows.
-    labeled : tuple of torch.Tensor
-        ``(x_l, y_l)`` on the device: labeled training rows and their class indices.
+    labeled : tuple of torch.Tensor or HostData
+        ``(x_l, y_l)``: labeled training rows and their class indices, on the device
+        when there are unlabeled rows (they are drawn at random beside each minibatch).
     validation : tuple or HostData or None
         Held-out rows ``(x, codes)``, codes -1 for unlabeled rows.
     generator : torch.Generator
@@ -186,13 +187,12 @@ class M2Objective(Objective):
         self.module, self.validation = module, validation
         self.generator, self.standardizer = generator, standardizer
         self.beta, self.alpha = beta, alpha
-        self.x_l, self.y_l = labeled
-        self.n_l = self.x_l.shape[0]
-        self.n_u = n_rows(unlabeled)
+        self.n_l, self.n_u = n_rows(labeled), n_rows(unlabeled)
         # With no unlabeled rows, the epochs go over the labeled rows themselves.
         self.data = unlabeled if self.n_u else labeled
+        if self.n_u:
+            self.x_l, self.y_l = labeled
         self.labeled_batch = min(batch_size, self.n_l)
-        self._empty = self.x_l[:0]
 
     def _noise(self, n_rows, device):
         return torch.randn(n_rows, self.module.n_components, generator=self.generator,
@@ -205,7 +205,7 @@ class M2Objective(Objective):
                                  generator=self.generator, device=x.device)
             x_l, y_l, x_u = self.x_l[pick], self.y_l[pick], x
         else:
-            x_l, y_l, x_u = x, y, self._empty
+            x_l, y_l, x_u = x, y, x[:0]
         k = self.module.n_classes
         loss_l, loss_u = m2_losses(self.module, x_l, y_l, x_u,
                                    self._noise(x_l.shape[0], x.device),

@@ -58,7 +58,7 @@ try:  # posteriors came after the first release of the format's code
 except ImportError:  # pragma: no cover
     POSTERIORS, Posterior = None, None
 
-__all__ = ["FORMAT_VERSION", "load", "save"]
+__all__ = ["FORMAT_VERSION", "load", "register_estimator", "save"]
 
 #: Name written in every header; a file without it is not an skvae model.
 FORMAT_NAME = "skvae-model"
@@ -82,6 +82,35 @@ _MAX_COMPRESSION_RATIO = 100
 
 #: The classes a file may name; nothing else is ever built by :func:`load`.
 _CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator, VAEClassifier)}
+
+
+
+def register_estimator(cls):
+    """Allow the estimator class ``cls`` in files written by :func:`save` (a decorator).
+
+    For a model family built on skvae's estimator core (see the developer page
+    "Adding a model family"): :func:`load` builds only registered classes, by name.
+
+    Parameters
+    ----------
+    cls : type
+        A subclass of a skvae estimator whose module class is in
+        ``skvae._module.MODULES``.
+
+    Returns
+    -------
+    cls : type
+        Unchanged.
+    """
+    from ._estimator import _Estimator
+
+    if not (isinstance(cls, type) and issubclass(cls, _Estimator)):
+        raise TypeError(f"{cls!r} is not a skvae estimator class.")
+    if cls.__name__ in _CLASSES and _CLASSES[cls.__name__] is not cls:
+        raise ValueError(f"another class is registered as {cls.__name__!r}.")
+    _CLASSES[cls.__name__] = cls
+    return cls
+
 
 #: Largest module config value accepted (a width or a count); the stored tensors must
 #: match the config besides, which bounds it by the file's size.

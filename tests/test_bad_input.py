@@ -66,8 +66,8 @@ def assert_finite_model(estimator):
     for name, tensor in estimator.module_.state_dict().items():
         if tensor.is_floating_point():
             assert torch.isfinite(tensor).all(), name
-    assert np.isfinite(estimator._x_loc).all() and np.isfinite(estimator._x_scale).all()
-    assert (estimator._x_scale > 0).all()
+    assert np.isfinite(estimator._standardizer.loc).all() and np.isfinite(estimator._standardizer.scale).all()
+    assert (estimator._standardizer.scale > 0).all()
 
 
 def assert_unchanged(estimator, before):
@@ -433,7 +433,7 @@ def test_huge_magnitudes_give_the_same_model_in_other_units(name):
     small = fit(name, X)
     big = fit(name, X * 1e300)
     assert_finite_model(big)
-    np.testing.assert_allclose(big._x_scale, small._x_scale * 1e300, rtol=1e-12)
+    np.testing.assert_allclose(big._standardizer.scale, small._standardizer.scale * 1e300, rtol=1e-12)
     np.testing.assert_allclose(big.transform(X * 1e300), small.transform(X), atol=1e-4)
     if name != "VAEClassifier":
         # A density in units 1e300 times larger: log(1e300) per column lower.
@@ -560,8 +560,8 @@ def test_load_refuses_nan_weights(model_file, tmp_path):
 def test_load_refuses_a_zero_scale(model_file, tmp_path):
     pytest.importorskip("safetensors")
     path = rewrite(model_file, tmp_path / "scale.skvae",
-                   tensors=lambda t: {**t, "_x_scale": torch.zeros_like(t["_x_scale"])})
-    with pytest.raises(ValueError, match=r"_x_scale is not a finite float array of positive"):
+                   tensors=lambda t: {**t, "_standardizer/scale": torch.zeros_like(t["_standardizer/scale"])})
+    with pytest.raises(ValueError, match=r"standardisation.s scale is not a positive"):
         load(path)
 
 

@@ -47,7 +47,7 @@ def test_data_too_large_for_the_device_is_streamed_with_the_same_result(data, mo
 
     def counted(self, order, rows):
         for chunk in original(self, order, rows):
-            chunks.append(chunk.shape[0])
+            chunks.append(chunk[0].shape[0])
             yield chunk
 
     monkeypatch.setattr(_training.HostData, "chunks", counted)

@@ -8,6 +8,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from skvae import VAETransformer
 from skvae._module import init_weights
+from skvae._objectives import ELBOObjective
 from skvae.datasets import make_manifold
 from skvae.posteriors import POSTERIORS, get_posterior
 from skvae.priors import PRIORS, MixtureOfGaussiansPrior, VampPrior, get_prior
@@ -146,7 +147,7 @@ def test_vamp_pseudo_inputs_start_at_training_rows(data, n_pseudo_inputs):
                          **FAST)
     state = est._fresh_state(data)
     pseudo = state["module_"].prior.pseudo_inputs.detach().double().numpy()
-    rows = (data - state["_x_loc"]) / state["_x_scale"]
+    rows = (data - state["_standardizer"].loc) / state["_standardizer"].scale
     distance = np.abs(pseudo[:, None, :] - rows[None, :, :]).max(-1)
     assert (distance.min(1) < 1e-6).all()  # each one is a (float32) training row
     n_distinct = min(n_pseudo_inputs, len(data))
@@ -162,11 +163,21 @@ def test_bad_prior_settings_are_rejected(data, prior):
         VAETransformer(prior=prior, **FAST).fit(data)
 
 
+def _kl_weights(n_epochs, start_epoch=0, **params):
+    objective = ELBOObjective(None, None, None, None, None, free_bits=0.0,
+                              start_epoch=start_epoch, **params)
+    weights = []
+    for epoch in range(n_epochs):
+        objective.on_epoch(epoch)
+        weights.append(objective.kl_weight)
+    return weights
+
+
 def test_kl_warmup_ramps_the_kl_weight():
-    est = VAETransformer(beta=2.0, kl_warmup=3)
-    weights = [est._kl_weight(epoch) for epoch in range(5)]
-    assert weights == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0])
-    assert VAETransformer(beta=2.0)._kl_weight(0) == 2.0
+    assert _kl_weights(5, beta=2.0, kl_warmup=3) == pytest.approx([0.5, 1.0, 1.5, 2.0, 2.0])
+    assert _kl_weights(1, beta=2.0, kl_warmup=0) == [2.0]
+    # partial_fit continues the ramp where the previous call left it.
+    assert _kl_weights(2, start_epoch=2, beta=2.0, kl_warmup=3) == pytest.approx([1.5, 2.0])
 
 
 def test_convergence_is_not_declared_during_kl_warmup(data):
@@ -181,7 +192,7 @@ def test_free_bits_keep_the_kl_from_collapsing(data):
     def mean_kl(**params):
         est = VAETransformer(n_components=2, beta=20.0, hidden_layer_sizes=(16,), max_iter=30,
                              random_state=0, device="cpu", **params).fit(data)
-        x = torch.as_tensor((data - est._x_loc) / est._x_scale, dtype=torch.float32)
+        x = torch.as_tensor((data - est._standardizer.loc) / est._standardizer.scale, dtype=torch.float32)
         with torch.no_grad():
             q = est.module_.encode(x)
             return float(est.module_.prior.kl(q, q.mean).mean())

@@ -338,6 +338,12 @@ def _reshape_first_weight(members):
     members["tensors.safetensors"] = st_save(tensors)
 
 
+def _set_config(header, key, value):
+    for item in header["attributes"]["module_"]["config"]["items"]:
+        if item[0] == key:
+            item[1] = value
+
+
 def _set_manifest(header, key, shape):
     header["tensors"]["manifest"][key]["shape"] = shape
 
@@ -349,14 +355,14 @@ def _set_manifest(header, key, shape):
         (None, lambda m: m.update({"skvae.json": b"\xff\xfe"}), "not valid JSON"),
         (lambda h: h.pop("params"), None, "missing entry 'params'"),
         (lambda h: h.pop("attributes"), None, "missing entry 'attributes'"),
-        (lambda h: h["attributes"].pop("_x_loc"), None, "not referred to"),
+        (lambda h: h["attributes"].pop("_standardizer"), None, "standardisation does not fit"),
         (lambda h: h["attributes"].pop("module_"), None, "not referred to"),
         (lambda h: h["attributes"]["module_"]["state"].pop("encoder.0.bias"), None,
          "weights do not fit"),
         (None, _reshape_first_weight, "do not match the manifest"),
         (lambda h: _set_manifest(h, "module_/encoder.0.weight", [3, 3]),
          _reshape_first_weight, "weights do not fit the model.*encoder.0.weight"),
-        (lambda h: h["tensors"]["manifest"].pop("_x_scale"), None, "manifest"),
+        (lambda h: h["tensors"]["manifest"].pop("_standardizer/scale"), None, "manifest"),
         (None, lambda m: m.pop("tensors.safetensors"), "missing"),
         (None, lambda m: m.update({"tensors.safetensors": b"garbage"}),
          "not a valid safetensors"),
@@ -375,7 +381,12 @@ def _set_manifest(header, key, shape):
         (lambda h: h["attributes"].update({"transform": 1}), None, "not allowed"),
         (lambda h: h["params"].update({"evil": 1}), None, "unknown parameters"),
         (lambda h: h["params"].update({"n_components": -1}), None, "invalid parameters"),
-        (lambda h: h["params"].update({"n_components": 3}), None, "weights do not fit"),
+        (lambda h: _set_config(h, "n_components", 3), None, "weights do not fit"),
+        (lambda h: _set_config(h, "n_features", 10**9), None, "weights do not fit"),
+        (lambda h: _set_config(h, "n_features", 10**12), None, "not a size"),
+        (lambda h: _set_config(h, "hidden_layer_sizes", "big"), None, "not a size"),
+        (lambda h: h["attributes"]["module_"].update({"class": "Evil"}), None,
+         "'Evil' is not one of"),
         (lambda h: h.update({"format_version": "1"}), None, "format_version"),
         (lambda h: h.update({"format": "other"}), None, "does not declare format"),
         (lambda h: h["tensors"].update({"format": "pickle"}), None, "is not one of"),
@@ -393,7 +404,7 @@ def test_tampered_files_fail_with_a_clear_error(model_file, tmp_path, edit_heade
 def test_newer_format_is_refused(model_file, tmp_path):
     path = _tampered(model_file, tmp_path,
                      lambda h: h.update({"format_version": FORMAT_VERSION + 1}))
-    with pytest.raises(ValueError, match="format version 2.*Upgrade skvae"):
+    with pytest.raises(ValueError, match=f"format version {FORMAT_VERSION + 1}.*Upgrade skvae"):
         load(path)
 
 

@@ -89,7 +89,7 @@ def test_float32_and_float64_transforms_agree(fitted, data):
 def test_transform_fast_path_equals_the_posterior_mean(fitted, data):
     # transform calls the encoder's layers through their functions; it must agree with
     # the distribution that score_samples builds through the modules.
-    x = torch.as_tensor((data - fitted._x_loc) / fitted._x_scale)
+    x = torch.as_tensor((data - fitted._standardizer.loc) / fitted._standardizer.scale)
     with torch.no_grad():
         expected = fitted._module64.encode(x).mean.numpy()
     np.testing.assert_allclose(fitted.transform(data), expected, rtol=1e-12, atol=1e-14)
@@ -238,7 +238,7 @@ def test_beta_weighs_the_kl_term(data):
     def mean_kl(beta):
         est = VAETransformer(n_components=2, hidden_layer_sizes=(16,), max_iter=40,
                              beta=beta, random_state=0, device="cpu").fit(data)
-        x = torch.as_tensor((data - est._x_loc) / est._x_scale, dtype=torch.float32)
+        x = torch.as_tensor((data - est._standardizer.loc) / est._standardizer.scale, dtype=torch.float32)
         with torch.no_grad():
             q = est.module_.encode(x)
             return float(est.module_.prior.kl(q, q.mean).mean())

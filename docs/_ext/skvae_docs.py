@@ -279,10 +279,10 @@ class ExtrasTable(Directive):
 #: Values that the prose of the user guide quotes: (module, expression) -> value. A
 #: change in skvae that makes one of them false fails the build until the pages agree.
 QUOTED_VALUES = {
-    ("skvae._base", "SCORE_DRAWS"): 16,
-    ("skvae._base", "VALIDATION_DRAWS"): 2,
-    ("skvae._base", "score_draws(7)"): 16,
-    ("skvae._base", "score_draws(8) > 16"): True,
+    ("skvae._noise", "SCORE_DRAWS"): 16,
+    ("skvae._noise", "VALIDATION_DRAWS"): 2,
+    ("skvae._noise", "score_draws(7)"): 16,
+    ("skvae._noise", "score_draws(8) > 16"): True,
     ("skvae.likelihoods", "GAUSSIAN_MIN_SCALE"): 1e-3,
 }
 

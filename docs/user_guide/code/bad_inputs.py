@@ -134,10 +134,11 @@ def _non_finite_model(estimator):
     for name, tensor in module.state_dict().items():
         if tensor.is_floating_point() and not torch.isfinite(tensor).all():
             return f"weight {name} is not finite"
-    for name in ("_x_loc", "_x_scale"):
-        value = getattr(estimator, name, None)
+    standardizer = getattr(estimator, "_standardizer", None)
+    for name in ("loc", "scale"):
+        value = getattr(standardizer, name, None)
         if value is not None and not np.isfinite(value).all():
-            return f"{name} is not finite"
+            return f"the standardisation's {name} is not finite"
     return None
 
 
