@@ -32,10 +32,13 @@ class VAEGenerator(_BaseVAE):
 
     - **Tables.** A pandas DataFrame goes in and DataFrames come out, with the same
       columns, dtypes and category sets. With ``likelihood="auto"`` each column gets its
-      own likelihood: float -> gaussian, non-negative integers -> negative_binomial,
-      other integers -> gaussian (rounded on output), bool -> bernoulli, category /
-      object / string -> categorical (a one-hot group). A dict ``{column: likelihood}``
-      overrides some columns. Missing values (NaN, None, pd.NA) are left out of the
+      own likelihood, chosen from the data and reported by ``likelihoods_`` (rules in
+      :mod:`skvae._tabular`): counts -> poisson or negative_binomial; other numbers,
+      datetimes and timedeltas -> gaussian (integers rounded on output), of ``log x``
+      for positive right-skewed columns; bool -> bernoulli; category / object / string
+      -> categorical (a one-hot group). Generated values stay within each column's
+      training range. A dict ``{column: likelihood}`` overrides some columns (modelled
+      as they are, without transform). Missing values (NaN, None, pd.NA) are left out of the
       likelihood instead of rejected, and :meth:`sample` reproduces each column's
       missing rate. A numpy array gets one likelihood for all columns ("auto":
       "bernoulli" for 0/1 data, "gaussian" otherwise) and numpy comes back.
@@ -79,6 +82,9 @@ class VAEGenerator(_BaseVAE):
     module_ : skvae._module.VAEModule
     likelihood_ : Likelihood
         The likelihood chosen or given.
+    likelihoods_ : dict
+        Only when fitted on a DataFrame: ``{column: (kind, likelihood, transform)}``,
+        what each column is modelled with.
     prior_ : Prior
     n_iter_ : int
     loss_curve_ : list of float
@@ -323,6 +329,8 @@ class VAEGenerator(_BaseVAE):
         parts = self._per_condition(lambda C: self._score_rows(X, C), y, X.shape[0])
         with np.errstate(invalid="ignore"):  # a non-finite score is reported just below
             scores = np.logaddexp.reduce([np.log(w) + s_k for w, s_k in parts], axis=0)
+        if self._schema is not None:  # log-modelled columns: a density of x, not of log x
+            scores = scores + self._schema.encoded_log_jacobian(X)
         return check_result(scores, type(self).__name__, "score_samples", X, X.dtype)
 
     def score(self, X, y=None):
@@ -399,3 +407,37 @@ class VAEGenerator(_BaseVAE):
         M = self._sample_rows(n_samples, draw_seed(rng), C)
         X = self._schema.decode(M, rng) if self._schema is not None else M
         return X if labels is None else (X, labels)
+
+    def log_likelihood(self, X, n_samples=1000):
+        """Importance-sampled (IWAE) estimate of log p(x) per row, in nats.
+
+        As :meth:`VAETransformer.log_likelihood`; for a table, in the units of the
+        columns as given (the log-Jacobian of log-modelled columns included, as in
+        :meth:`score_samples`).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples_X, n_features)
+        n_samples : int, default=1000
+
+        Returns
+        -------
+        log_likelihood : ndarray of shape (n_samples_X,)
+        """
+        scores = super().log_likelihood(X, n_samples)
+        if self._schema is None:
+            return scores
+        return scores + self._schema.encoded_log_jacobian(self._table_matrix(X, reset=False))
+
+    @property
+    def likelihoods_(self):
+        """``{column: (kind, likelihood, transform)}`` chosen for each column of a table.
+
+        Only for a model fitted on a DataFrame; see :mod:`skvae._tabular` for the rules of
+        ``likelihood="auto"``.
+        """
+        check_is_fitted(self)
+        if self._schema is None:
+            raise AttributeError("likelihoods_ describes the columns of a DataFrame; this "
+                                 "VAEGenerator was fitted on an array (see likelihood_).")
+        return self._schema.likelihoods_

@@ -384,7 +384,7 @@ TABLE_TRANSFORM_CASES = [
     ("category", string_at(TABLE, "city", 0, "zzz"), ValueError, r"not seen in fit: \['zzz'\]"),
     ("names", TABLE.rename(columns={"age": "AGE"}), ValueError, r"feature names should match"),
     ("negative-count", TABLE.assign(n=TABLE.n.where(TABLE.index != 2, -4)), ValueError,
-     r"Column 'n': likelihood='negative_binomial' .*row 2 holds -4\."),
+     r"Column 'n': likelihood='poisson' .*row 2 holds -4\."),
     ("no-rows", TABLE.iloc[:0], ValueError, r"0 sample\(s\)"),
     ("sparse", sparse.csr_matrix(np.ones((2, 3))), TypeError, r"Sparse data"),
     ("1-D", np.zeros(3), ValueError, r"Expected 2D array, got 1D array instead: X has shape"),
