@@ -33,7 +33,7 @@ class VAEGenerator(_BaseVAE):
     - **Tables.** A pandas DataFrame goes in and DataFrames come out, with the same
       columns, dtypes and category sets. With ``likelihood="auto"`` each column gets its
       own likelihood, chosen from the data and reported by ``likelihoods_`` (rules in
-      :mod:`skvae._tabular`): counts -> poisson or negative_binomial; other numbers,
+      ``skvae._tabular``): counts -> poisson or negative_binomial; other numbers,
       datetimes and timedeltas -> gaussian (integers rounded on output), of ``log x``
       for positive right-skewed columns; bool -> bernoulli; category / object / string
       -> categorical (a one-hot group). Generated values stay within each column's
@@ -433,7 +433,7 @@ class VAEGenerator(_BaseVAE):
     def likelihoods_(self):
         """``{column: (kind, likelihood, transform)}`` chosen for each column of a table.
 
-        Only for a model fitted on a DataFrame; see :mod:`skvae._tabular` for the rules of
+        Only for a model fitted on a DataFrame; see ``skvae._tabular`` for the rules of
         ``likelihood="auto"``.
         """
         check_is_fitted(self)
