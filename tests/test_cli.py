@@ -561,3 +561,16 @@ def shutil_usage(free):
 def test_sample_refuses_more_rows_than_the_limit(model, capsys):
     status, _, err = run(capsys, "sample", model, "-n", 10**12)
     assert status == 2 and "at most 1,000,000,000 rows per run" in err
+
+
+def test_labels_follow_their_rows_across_chunks(mixed_model, mixed, capsys, monkeypatch):
+    monkeypatch.setattr("skvae.cli.CHUNK_ROWS", 2)
+    labels = ["v", "u", "u", "v", "u"]
+    pd.DataFrame({"y": labels}).to_csv(mixed / "five-labels.csv", index=False)
+    status, out, err = run(capsys, "sample", mixed_model["csv", "y"], "--labels",
+                           mixed / "five-labels.csv")
+    assert status == 0, err
+    assert pd.read_csv(io.StringIO(out))["y"].tolist() == labels
+    status, out, err = run(capsys, "sample", mixed_model["csv", "y"], "-n", 5, "--label", "v")
+    assert status == 0, err
+    assert pd.read_csv(io.StringIO(out))["label"].tolist() == ["v"] * 5
