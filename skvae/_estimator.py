@@ -44,6 +44,11 @@ from .posteriors import POSTERIORS, Posterior, get_posterior
 from .priors import PRIORS, Prior, get_prior
 
 
+#: Validation rows ``early_stopping="auto"`` needs before it holds any out: on fewer, a
+#: validation score is too noisy to stop on, and the rows are worth more in training.
+AUTO_VALIDATION_ROWS = 10
+
+
 class _Estimator(BaseEstimator):
     """Fit skeleton and fitted state shared by the skvae estimators; not used directly."""
 
@@ -59,7 +64,7 @@ class _Estimator(BaseEstimator):
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "device": [str, torch.device],
         "random_state": ["random_state"],
@@ -76,7 +81,7 @@ class _Estimator(BaseEstimator):
 
         A failed call leaves a previously fitted model exactly as it was.
         """
-        if incremental and self.early_stopping:
+        if incremental and self.early_stopping is True:
             raise ValueError("partial_fit does not support early_stopping=True.")
         fitted = hasattr(self, "module_")
         warm = fitted if incremental else (self.warm_start and fitted)
@@ -170,11 +175,23 @@ class _Estimator(BaseEstimator):
                 "warm_start=False to fit a new model."
             )
 
+    def _uses_validation(self, n_samples, incremental):
+        """Whether this call holds out validation rows and stops on their score.
+
+        ``early_stopping="auto"`` does so in ``fit`` when the validation set holds at
+        least :data:`AUTO_VALIDATION_ROWS` rows, never in ``partial_fit``.
+        """
+        if self.early_stopping != "auto":
+            return bool(self.early_stopping)
+        n_val = int(np.ceil(self.validation_fraction * n_samples))
+        return not incremental and n_val >= AUTO_VALIDATION_ROWS and n_val < n_samples
+
     def _fit(self, X, targets, *, warm, incremental):
         device = resolve_device(self.device)
         state = self._warm_state(X) if warm else self._fresh_state(X)
         self.__dict__.update(state)
         self._device = device
+        self._validating = self._uses_validation(X.shape[0], incremental)
         module = self.module_.to(device)
         optimizer = adam(module.parameters(), self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
@@ -220,7 +237,7 @@ class _Estimator(BaseEstimator):
             batch_size=self._batch_size(n_rows(objective.data)),
             max_iter=1 if incremental else self.max_iter,
             tol=self.tol, n_iter_no_change=self.n_iter_no_change,
-            early_stopping=self.early_stopping,
+            early_stopping=self._validating,
             loss_offset=-self._standardizer.log_jacobian(), verbose=self.verbose,
             description=type(self).__name__, stop_on_convergence=not incremental,
             warmup_epochs=objective.warmup_epochs,
@@ -235,7 +252,7 @@ class _Estimator(BaseEstimator):
         """
         data = self._standardizer.to_tensor(X, torch.float32, "cpu", training=True)
         t = None if targets is None else torch.as_tensor(targets)
-        if not self.early_stopping:
+        if not self._validating:
             return (data, t), None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 2 or n_val >= X.shape[0]:
@@ -267,7 +284,7 @@ class _Estimator(BaseEstimator):
         self._n_features_out = self.n_components
         self.converged_ = result.converged
         self._module64 = float64_twin(self.module_, self._device)
-        if self.early_stopping:
+        if self._validating:
             self.validation_scores_ = self.validation_scores_ + result.validation_scores
             self.best_validation_score_ = max(self.validation_scores_)
             self.best_loss_ = None
@@ -278,11 +295,21 @@ class _Estimator(BaseEstimator):
         for name, value in objective.statistics().items():
             setattr(self, name, value)
         if not (incremental or result.converged or result.interrupted):
-            warnings.warn(
-                f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
-                "the optimization hasn't converged yet.",
-                ConvergenceWarning,
-            )
+            warnings.warn(self._convergence_advice(), ConvergenceWarning)
+
+    def _convergence_advice(self):
+        """The ConvergenceWarning's message: what stopped, and what to change."""
+        if self._validating:
+            advice = (f"The validation score was still improving by more than tol="
+                      f"{self.tol:g} within n_iter_no_change={self.n_iter_no_change} "
+                      "epochs: raise max_iter.")
+        else:
+            advice = (f"The training loss was still falling by more than tol={self.tol:g} "
+                      f"within n_iter_no_change={self.n_iter_no_change} epochs: raise "
+                      "max_iter, or set early_stopping='auto' to stop when held-out rows "
+                      "stop improving (keeping the best epoch's weights).")
+        return (f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
+                f"the optimization hasn't converged yet. {advice}")
 
     # ---------------------------------------------------------------- inference
     def _validate_X(self, X):

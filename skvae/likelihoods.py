@@ -258,6 +258,23 @@ LIKELIHOODS = Registry("likelihood", Likelihood)
 
 
 
+class _GaussianRows(Independent):
+    """Independent Gaussian features of a row with one scale per feature.
+
+    ``Normal.log_prob`` broadcasts the log-scale and the normalising constant to every
+    entry of the (rows x features) block before ``Independent`` sums them; here they
+    are summed once per call, which saves two full-size passes forward and backward.
+    """
+
+    def log_prob(self, value):
+        normal = self.base_dist
+        if normal.scale.dim() != 1:  # a scale per entry: the general formula
+            return super().log_prob(value)
+        standardised = (value - normal.loc) / normal.scale
+        constant = normal.scale.log().sum() + 0.5 * math.log(2 * math.pi) * value.shape[-1]
+        return -0.5 * standardised.square().sum(-1) - constant
+
+
 class _GaussianHead(nn.Module):
     """Decoder mean per row, noise scale per feature (as in factor analysis)."""
 
@@ -274,7 +291,7 @@ class _GaussianHead(nn.Module):
         return F.softplus(self.raw_scale) + self.min_scale
 
     def forward(self, h) -> Distribution:
-        return Independent(Normal(self.loc(h), self.scale(), validate_args=False), 1)
+        return _GaussianRows(Normal(self.loc(h), self.scale(), validate_args=False), 1)
 
 
 @register_likelihood

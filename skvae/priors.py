@@ -136,6 +136,18 @@ class _StandardNormalModule(PriorModule):
     def forward(self, encode=None):
         return Independent(Normal(self.loc, self.scale, validate_args=False), 1)
 
+    def kl(self, posterior, z, encode=None):
+        """KL(q || N(0, I)) per row; for a diagonal Gaussian q in closed form, directly.
+
+        ``0.5 * sum(mu^2 + s^2 - 1) - sum(log s)``: the formula torch's KL registry
+        evaluates, without building the prior or broadcasting its unit scale, which
+        takes a fifth of the autograd nodes of a small network's training step.
+        """
+        if type(posterior) is Independent and type(posterior.base_dist) is Normal:
+            loc, scale = posterior.base_dist.loc, posterior.base_dist.scale
+            return 0.5 * (loc.square() + scale.square() - 1.0).sum(-1) - scale.log().sum(-1)
+        return super().kl(posterior, z, encode)
+
 
 class Prior(Part):
     """Base class of the priors; subclasses set ``name`` and override :meth:`Prior.module`."""
