@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from . import inference, memory, quality, scaling, throughput
+from . import inference, memory, quality, scaling, small_data, throughput
 from ._harness import limit_threads
 from .config import settings_for
 from .report import machine, markdown
@@ -24,6 +24,7 @@ AREAS = {
     "memory": memory,
     "scaling": scaling,
     "quality": quality,
+    "small_data": small_data,
 }
 
 HERE = Path(__file__).resolve().parent

@@ -14,6 +14,8 @@ of the PyTorch tutorials (:func:`fit_with_dataloader`).
 
 # License: BSD 3 clause
 
+import math
+
 import torch
 from torch import nn
 from torch.nn import functional as F
@@ -67,6 +69,30 @@ class PlainVAE(nn.Module):
         return (reconstruction + kl).mean()
 
 
+class PlainGaussianVAE(PlainVAE):
+    """The same VAE with Gaussian noise: a learned scale per feature, on standardised data.
+
+    As skvae's Gaussian likelihood (softplus scale with a floor of 1e-3), written the
+    way a tutorial writes the Gaussian log-density.
+    """
+
+    def __init__(self, n_features, hidden_layer_sizes, n_components):
+        super().__init__(n_features, hidden_layer_sizes, n_components)
+        self.raw_scale = nn.Parameter(torch.zeros(n_features))
+
+    def loss(self, x, generator=None):
+        """Negative ELBO averaged over the rows of ``x``."""
+        mu, log_var = self.encoder(x).chunk(2, dim=-1)
+        std = torch.exp(0.5 * log_var)
+        noise = torch.randn(std.shape, generator=generator, device=std.device, dtype=std.dtype)
+        loc = self.decoder(mu + std * noise)
+        scale = F.softplus(self.raw_scale) + 1e-3
+        log_lik = (-0.5 * ((x - loc) / scale) ** 2 - scale.log()
+                   - 0.5 * math.log(2 * math.pi)).sum(-1)
+        kl = 0.5 * (mu.square() + log_var.exp() - 1.0 - log_var).sum(-1)
+        return (kl - log_lik).mean()
+
+
 def _train(model, epochs, batches, lr, generator=None):
     """Adam over ``batches(epoch)`` for ``epochs`` epochs; returns each epoch's mean loss."""
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
@@ -86,7 +112,8 @@ def _train(model, epochs, batches, lr, generator=None):
     return losses
 
 
-def fit_on_device(X, *, hidden_layer_sizes, n_components, batch_size, epochs, lr, seed=0):
+def fit_on_device(X, *, hidden_layer_sizes, n_components, batch_size, epochs, lr, seed=0,
+                  model_class=PlainVAE):
     """Train a :class:`PlainVAE` on a tensor that already lives on the device.
 
     Parameters
@@ -98,13 +125,15 @@ def fit_on_device(X, *, hidden_layer_sizes, n_components, batch_size, epochs, lr
     lr : float
     seed : int, default=0
         Seeds the minibatch order and the reparameterisation noise.
+    model_class : type, default=PlainVAE
+        :class:`PlainVAE` (Bernoulli) or :class:`PlainGaussianVAE`.
 
     Returns
     -------
     model : PlainVAE
     losses : list of float
     """
-    model = PlainVAE(X.shape[1], hidden_layer_sizes, n_components).to(X.device)
+    model = model_class(X.shape[1], hidden_layer_sizes, n_components).to(X.device)
     generator = torch.Generator(device=X.device).manual_seed(seed)
 
     def batches(epoch):

@@ -22,7 +22,7 @@ from ._estimator import _Estimator
 from ._module import VAEModule
 from ._noise import draw_seed, score_draws, score_noise, seeded_torch
 from ._objectives import ELBOObjective, elbo
-from ._sklearn_compat import Interval, _fit_context
+from ._sklearn_compat import Interval, StrOptions, _fit_context
 from ._validation import check_n_samples, check_result, validated, validated_latent
 from .exceptions import InconsistentVersionWarning
 
@@ -42,6 +42,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         **_Estimator._parameter_constraints,
         "kl_warmup": [Interval(Integral, 0, None, closed="left")],
         "free_bits": [Interval(Real, 0, None, closed="left")],
+        "learning_rate": [StrOptions({"adaptive", "constant"})],
     }
 
     _module_class = VAEModule
@@ -58,11 +59,12 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         kl_warmup=0,
         free_bits=0.0,
         batch_size="auto",
+        learning_rate="adaptive",
         learning_rate_init=1e-3,
-        max_iter=200,
+        max_iter=1000,
         tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
+        n_iter_no_change=20,
+        early_stopping="auto",
         validation_fraction=0.1,
         device="auto",
         random_state=None,
@@ -78,6 +80,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         self.kl_warmup = kl_warmup
         self.free_bits = free_bits
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol

@@ -49,6 +49,14 @@ from .priors import PRIORS, Prior, get_prior
 AUTO_VALIDATION_ROWS = 10
 
 
+#: Plateaus ``learning_rate="adaptive"`` answers by restoring the best weights and
+#: dividing the learning rate by 1 / :data:`LR_FACTOR`; the next plateau stops training.
+LR_REDUCTIONS = 2
+
+#: Factor of the learning rate at each reduction.
+LR_FACTOR = 0.2
+
+
 class _Estimator(BaseEstimator):
     """Fit skeleton and fitted state shared by the skvae estimators; not used directly."""
 
@@ -74,6 +82,9 @@ class _Estimator(BaseEstimator):
 
     #: The torch module class of the family (a class of skvae._module.MODULES).
     _module_class = None
+
+    #: The schedule of estimators that do not take ``learning_rate`` as a parameter.
+    learning_rate = "constant"
 
     # ------------------------------------------------------------------ fitting
     def _fit_from(self, X, y, *, incremental, **kwargs):
@@ -241,6 +252,8 @@ class _Estimator(BaseEstimator):
             loss_offset=-self._standardizer.log_jacobian(), verbose=self.verbose,
             description=type(self).__name__, stop_on_convergence=not incremental,
             warmup_epochs=objective.warmup_epochs,
+            lr_reductions=LR_REDUCTIONS if self.learning_rate == "adaptive" else 0,
+            lr_factor=LR_FACTOR,
         )
 
     def _split(self, X, targets):
@@ -303,6 +316,10 @@ class _Estimator(BaseEstimator):
             advice = (f"The validation score was still improving by more than tol="
                       f"{self.tol:g} within n_iter_no_change={self.n_iter_no_change} "
                       "epochs: raise max_iter.")
+        elif self.early_stopping == "auto":
+            advice = (f"The training loss was still falling by more than tol={self.tol:g} "
+                      f"within n_iter_no_change={self.n_iter_no_change} epochs: raise "
+                      "max_iter (with so few rows, early_stopping='auto' held none out).")
         else:
             advice = (f"The training loss was still falling by more than tol={self.tol:g} "
                       f"within n_iter_no_change={self.n_iter_no_change} epochs: raise "

@@ -55,6 +55,10 @@ class TrainConfig:
     warmup_epochs : int, default=0
         Epochs at the start that neither count towards convergence nor can be the best
         epoch (their objective is not the final one).
+    lr_reductions : int, default=0
+        Times a plateau restores the best weights and multiplies the learning rate by
+        ``lr_factor`` before the next one stops training.
+    lr_factor : float, default=0.2
     """
 
     batch_size: int
@@ -67,6 +71,8 @@ class TrainConfig:
     description: str = "fit"
     stop_on_convergence: bool = True
     warmup_epochs: int = 0
+    lr_reductions: int = 0
+    lr_factor: float = 0.2
 
 
 @dataclass
@@ -312,6 +318,7 @@ def train(module, objective, optimizer, generator, config):
         return loss.detach()
 
     result = TrainingResult()
+    reductions = 0
     monitor = _Monitor(config.tol, config.n_iter_no_change, config.early_stopping)
     bar = tqdm(total=config.max_iter, desc=config.description, disable=not config.verbose,
                leave=False)
@@ -331,6 +338,10 @@ def train(module, objective, optimizer, generator, config):
             if epoch < config.warmup_epochs:
                 continue
             if monitor.update(module, loss, score) and config.stop_on_convergence:
+                if reductions < config.lr_reductions:
+                    reductions += 1
+                    _reduce_learning_rate(module, optimizer, monitor, config.lr_factor)
+                    continue
                 result.converged = True
                 break
     except KeyboardInterrupt:
@@ -347,6 +358,17 @@ def train(module, objective, optimizer, generator, config):
     if (config.early_stopping or result.interrupted) and monitor.best_state is not None:
         module.load_state_dict(monitor.best_state)
     return result
+
+
+def _reduce_learning_rate(module, optimizer, monitor, factor):
+    """On a plateau: back to the best weights, with a smaller step size."""
+    if monitor.best_state is not None:
+        module.load_state_dict(monitor.best_state)
+    for group in optimizer.param_groups:
+        group["lr"] = group["lr"] * factor
+    monitor.no_improvement = 0
+    logger.info("plateau: best weights restored, learning rate now %.3g",
+                optimizer.param_groups[0]["lr"])
 
 
 def _report(bar, epoch, loss, score, verbose):

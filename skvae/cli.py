@@ -155,6 +155,10 @@ def _column_list(text):
 
 
 # ------------------------------------------------------------------------ parser
+#: ``--early-stopping`` values -> the estimator's ``early_stopping``.
+_EARLY_STOPPING = {"auto": "auto", "on": True, "off": False}
+
+
 def build_parser():
     """The argument parser of the ``skvae`` command.
 
@@ -255,9 +259,15 @@ def build_parser():
     training.add_argument("--n-iter-no-change", type=_positive_int, metavar="N",
                           help="epochs without progress before stopping "
                           f"(default {defaults['n_iter_no_change']})")
-    training.add_argument("--early-stopping", action="store_true",
+    training.add_argument("--early-stopping", nargs="?", const="on",
+                          choices=sorted(_EARLY_STOPPING), metavar="auto|on|off",
                           help="hold out rows, stop when their ELBO stops improving and "
-                          "keep the best epoch's weights")
+                          "keep the best epoch's weights: on, off, or auto (on when there "
+                          "are enough rows; the default); the flag alone means on")
+    training.add_argument("--learning-rate", choices=("adaptive", "constant"),
+                          help="adaptive: on a plateau, back to the best weights with a "
+                          "5 times smaller learning rate, twice, before stopping "
+                          f"(default {defaults.get('learning_rate', 'constant')})")
     training.add_argument("--validation-fraction", type=_float_type(0, False, 1), metavar="F",
                           help="share of rows held out by --early-stopping "
                           f"(default {defaults['validation_fraction']:g})")
@@ -779,7 +789,7 @@ def _requested_labels(args, estimator):
 
 # ---------------------------------------------------------------------- commands
 _PARAMETER_FLAGS = ("n_components", "hidden_layer_sizes", "likelihood", "prior", "beta",
-                    "max_iter", "batch_size", "learning_rate_init", "tol",
+                    "max_iter", "batch_size", "learning_rate", "learning_rate_init", "tol",
                     "n_iter_no_change", "validation_fraction", "random_state", "device",
                     "verbose")
 
@@ -804,8 +814,8 @@ def _fit(args):
         X = _numeric(X, args.data, hint)
     params = {name: getattr(args, name) for name in _PARAMETER_FLAGS
               if getattr(args, name) is not None}
-    if args.early_stopping:
-        params["early_stopping"] = True
+    if args.early_stopping is not None:
+        params["early_stopping"] = _EARLY_STOPPING[args.early_stopping]
     estimator = Estimator(**params)
     with _progress_logging(args.verbose):
         estimator.fit(X, y)
