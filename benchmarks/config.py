@@ -43,6 +43,9 @@ class Settings:
         ... each on this many rows.
     quality_max_iter : int
         Epochs of the VAE in the quality area.
+    small_data_max_iter : int or None
+        ``max_iter`` of the "default" fit of the small-data area: None (the default
+        parameters) in a full run, a few epochs where the run only exercises the code.
     """
 
     mode: str
@@ -57,6 +60,7 @@ class Settings:
     scaling_widths: tuple
     scaling_width_rows: int
     quality_max_iter: int
+    small_data_max_iter: int = None
 
 
 MODES = {
@@ -65,12 +69,14 @@ MODES = {
         batch_sizes=(64, 512), inference_rows=1_000, latency_calls=30,
         memory_shape=(20_000, 100), scaling_rows=(500, 1_000, 2_000),
         scaling_widths=(10, 100), scaling_width_rows=1_000, quality_max_iter=3,
+        small_data_max_iter=3,
     ),
     "quick": Settings(
         mode="quick", repeats=3, throughput_rows=4_096, throughput_epochs=1,
         batch_sizes=(256, 4_096), inference_rows=10_000, latency_calls=200,
         memory_shape=(50_000, 100), scaling_rows=(3_000, 10_000, 30_000),
         scaling_widths=(10, 100, 1_000), scaling_width_rows=3_000, quality_max_iter=30,
+        small_data_max_iter=30,
     ),
     "full": Settings(
         mode="full", repeats=7, throughput_rows=16_384, throughput_epochs=2,

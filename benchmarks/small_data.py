@@ -10,9 +10,12 @@ held-out score; and the cost of one training step against the hand-written step.
 # License: BSD 3 clause
 
 
+import warnings
+
 import numpy as np
 import torch
 from sklearn.decomposition import FactorAnalysis
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from skvae import VAETransformer
@@ -39,8 +42,14 @@ FIT_SECONDS = 2.0
 STEPS = 200
 
 
-def _default_fit(X, device):
-    return VAETransformer(n_components=N_COMPONENTS, random_state=0, device=device).fit(X)
+def _default_fit(X, device, max_iter=None):
+    """The user's fit: only ``n_components`` set (and ``max_iter`` in short runs)."""
+    params = {} if max_iter is None else {"max_iter": max_iter}
+    with warnings.catch_warnings():
+        if max_iter is not None:  # a deliberately short fit
+            warnings.simplefilter("ignore", ConvergenceWarning)
+        return VAETransformer(n_components=N_COMPONENTS, random_state=0, device=device,
+                              **params).fit(X)
 
 
 def _epochs_to_quality(vae, margin=1.0):
@@ -54,8 +63,7 @@ def _step_pair(X, vae, device):
     """One skvae training step and one hand-written step, same network and batch."""
     batch_size = vae._batch_size(X.shape[0])
     x = vae._standardizer.to_tensor(X, torch.float32, device)[:batch_size]
-    module = VAETransformer(n_components=N_COMPONENTS, random_state=0, device=device,
-                            max_iter=1, early_stopping=False).fit(X).module_.train()
+    module = _default_fit(X, device, max_iter=1).module_.train()
     objective = ELBOObjective(module, (x, None), None,
                               torch.Generator(device=device).manual_seed(0),
                               vae._standardizer, beta=1.0, kl_warmup=0, free_bits=0.0,
@@ -92,12 +100,12 @@ def run(settings, device):
         ``title``, ``description``, ``rows`` and ``notes``.
     """
     X_train, X_test, _, _ = dequantised_digits()
-    vae = _default_fit(X_train, device)
+    vae = _default_fit(X_train, device, settings.small_data_max_iter)
     epochs, batch_size = vae.n_iter_, vae._batch_size(X_train.shape[0])
     x_train = torch.as_tensor((X_train - X_train.mean(0)) / X_train.std(0),
                               dtype=torch.float32, device=device)
     sides = {
-        "skvae": lambda: _default_fit(X_train, device),
+        "skvae": lambda: _default_fit(X_train, device, settings.small_data_max_iter),
         "loop": lambda: fit_on_device(x_train, hidden_layer_sizes=vae.hidden_layer_sizes,
                                       n_components=N_COMPONENTS, batch_size=batch_size,
                                       epochs=epochs, lr=vae.learning_rate_init,

@@ -379,7 +379,9 @@ def build_parser():
         "and write a PNG of reconstructed and sampled digits.",
     )
     demo.add_argument("--n-components", type=int, default=8, help="latent size (default 8)")
-    demo.add_argument("--max-iter", type=int, default=300, help="epochs at most (default 300)")
+    demo.add_argument("--max-iter", type=int, default=None,
+                      help="epochs at most (default: VAETransformer's, which stops when "
+                      "held-out rows stop improving)")
     demo.add_argument("--output", default="skvae-demo.png",
                       help="PNG path (default skvae-demo.png)")
     demo.add_argument("--device", default="auto", help="torch device (default auto)")

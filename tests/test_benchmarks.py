@@ -22,7 +22,7 @@ from benchmarks._harness import compare, interleave  # noqa: E402
 #: One worker runs this module's benchmark runs, once per mode (pytest -n 2 --dist loadgroup).
 pytestmark = pytest.mark.xdist_group("benchmarks")
 
-AREAS = ("throughput", "inference", "memory", "scaling", "quality")
+AREAS = ("throughput", "inference", "memory", "scaling", "quality", "small_data")
 
 #: Units whose values may be zero or negative: log-likelihoods and log-log slopes.
 SIGNED_UNITS = {"nats/sample", "slope"}

@@ -163,10 +163,10 @@ def test_help_reads_well(capsys):
         assert status == 0 and "examples:" in out and f"skvae {command}" in out
 
 
-def test_demo_subcommand_is_unchanged():
+def test_demo_subcommand_keeps_the_estimator_defaults():
     args = build_parser().parse_args(["demo"])
     assert (args.n_components, args.max_iter, args.output, args.device) == (
-        8, 300, "skvae-demo.png", "auto")
+        8, None, "skvae-demo.png", "auto")
 
 
 # ---------------------------------------------------------------------- errors
