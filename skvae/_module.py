@@ -46,8 +46,9 @@ def mlp(sizes):
 def run_layers(layers, x):
     """``layers(x)`` for an :func:`mlp`, calling its Linear and ReLU layers' functions.
 
-    For inference on a few rows, where ``nn.Module.__call__`` costs more than the
-    maths; layers of other types, or with hooks registered, are called as modules.
+    For small networks, where ``nn.Module.__call__`` costs more than the maths (a
+    single row at inference, a small batch in training); layers of other types, or with
+    hooks registered, are called as modules.
 
     Parameters
     ----------
@@ -145,11 +146,10 @@ class VAEModule(nn.Module):
         """Posterior q(z | x, c) with batch shape ``(n,)``."""
         return self.posterior(self._features(x, c))
 
-    def _features(self, x, c, run=None):
+    def _features(self, x, c):
         if self.impute_missing:
             x = torch.nan_to_num(x, nan=0.0)
-        inputs = _with_condition(x, c)
-        return self.encoder(inputs) if run is None else run(self.encoder, inputs)
+        return run_layers(self.encoder, _with_condition(x, c))
 
     def encode_mean(self, x, c=None):
         """Posterior mean E[z | x, c], without building the distribution.
@@ -157,7 +157,7 @@ class VAEModule(nn.Module):
         The inference path of ``transform``: the encoder's layers are called through
         their functions (:func:`run_layers`), which halves the latency of a single row.
         """
-        return self.posterior.location(self._features(x, c, run_layers))
+        return self.posterior.location(self._features(x, c))
 
     def _encode_unconditional(self, x):
         # The VampPrior's pseudo-inputs carry no condition: encode them with c = 0.
@@ -170,7 +170,7 @@ class VAEModule(nn.Module):
 
     def decode(self, z, c=None):
         """Likelihood p(x | z, c) for latent rows ``z`` of shape ``(..., n_components)``."""
-        return self.likelihood(self.decoder(_with_condition(z, c)))
+        return self.likelihood(run_layers(self.decoder, _with_condition(z, c)))
 
     def elbo(self, x, noise, beta=1.0, c=None):
         """Per-row ``E_q[log p(x|z)] - beta * KL(q(z|x) || p(z))``.

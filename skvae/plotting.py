@@ -752,8 +752,8 @@ class LossCurveDisplay:
     >>> vae = VAETransformer(hidden_layer_sizes=(16,), max_iter=3, device="cpu",
     ...                      random_state=0).fit(X)
     >>> disp = LossCurveDisplay.from_estimator(vae)
-    >>> disp.line_.get_xydata().shape, disp.validation_line_ is None
-    ((3, 2), True)
+    >>> disp.line_.get_xydata().shape, disp.validation_line_ is None  # rows held out
+    ((3, 2), False)
     >>> disp.ax_.get_ylabel()
     'loss (nats per sample)'
     >>> import matplotlib.pyplot as plt

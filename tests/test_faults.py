@@ -12,7 +12,9 @@ from skvae import VAEGenerator, VAETransformer
 from skvae import _training
 from skvae._module import VAEModule
 
-FAST = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=16, random_state=0, device="cpu")
+# No validation rows: the chunk counts below are of the 150 training rows.
+FAST = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=16, early_stopping=False,
+            random_state=0, device="cpu")
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -181,7 +181,8 @@ def test_kl_warmup_ramps_the_kl_weight():
 
 
 def test_convergence_is_not_declared_during_kl_warmup(data):
-    params = {**FAST, "max_iter": 100, "tol": 1e6, "n_iter_no_change": 1}
+    params = {**FAST, "max_iter": 100, "tol": 1e6, "n_iter_no_change": 1,
+              "early_stopping": False, "learning_rate": "constant"}
     plain = VAETransformer(**params).fit(data)
     warm = VAETransformer(kl_warmup=10, **params).fit(data)
     assert plain.n_iter_ == 3
@@ -202,11 +203,12 @@ def test_free_bits_keep_the_kl_from_collapsing(data):
 
 def test_active_units_count_the_latents_in_use():
     X, _ = make_manifold(500, n_latent=2, n_features=8, random_state=0)
-    est = VAETransformer(n_components=6, hidden_layer_sizes=(32,), max_iter=60,
-                         learning_rate_init=3e-3, random_state=0, device="cpu").fit(X)
-    collapsed = VAETransformer(n_components=6, beta=200.0, hidden_layer_sizes=(32,),
-                               max_iter=60, learning_rate_init=3e-3, random_state=0,
-                               device="cpu").fit(X)
+    # A fixed training budget on all rows, so the two fits differ in beta alone.
+    fixed = dict(hidden_layer_sizes=(32,), max_iter=60, learning_rate_init=3e-3,
+                 early_stopping=False, learning_rate="constant", random_state=0,
+                 device="cpu")
+    est = VAETransformer(n_components=6, **fixed).fit(X)
+    collapsed = VAETransformer(n_components=6, beta=200.0, **fixed).fit(X)
     assert 2 <= est.n_active_components_ < 6
     assert collapsed.n_active_components_ < est.n_active_components_
 

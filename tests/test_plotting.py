@@ -257,7 +257,8 @@ def test_traversal_bad_parameters(vae, params, match):
 
 
 # -------------------------------------------------------------------- LossCurveDisplay
-def test_loss_curve_draws_loss_curve(vae):
+def test_loss_curve_draws_loss_curve(digits):
+    vae = _fit(digits[0], n_components=2, early_stopping=False)
     disp = LossCurveDisplay.from_estimator(vae)
     np.testing.assert_allclose(disp.line_.get_ydata(), vae.loss_curve_)
     np.testing.assert_array_equal(disp.line_.get_xdata(), np.arange(1, len(vae.loss_curve_) + 1))

@@ -252,13 +252,14 @@ def test_convergence_warning_when_max_iter_is_reached(data):
 
 
 def test_tol_stops_training_and_sets_converged(data):
-    est = VAETransformer(**{**FAST, "max_iter": 500, "tol": 1e3, "n_iter_no_change": 2}).fit(data)
+    est = VAETransformer(**{**FAST, "max_iter": 500, "tol": 1e3, "n_iter_no_change": 2,
+                            "early_stopping": False, "learning_rate": "constant"}).fit(data)
     # As in MLPRegressor: the first epoch sets the bar, then n_iter_no_change + 1 misses.
     assert est.converged_ and est.n_iter_ == 2 + 2
 
 
 def test_diagnostics_have_consistent_lengths(data):
-    est = VAETransformer(**{**FAST, "max_iter": 7}).fit(data)
+    est = VAETransformer(**{**FAST, "max_iter": 7, "early_stopping": False}).fit(data)
     assert est.n_iter_ == len(est.loss_curve_) == 7
     assert est.best_loss_ == min(est.loss_curve_)
     assert est.validation_scores_ is None

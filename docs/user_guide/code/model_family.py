@@ -59,14 +59,14 @@ class IWAETransformer(VAETransformer):
     # scikit-learn reads the parameters from __init__'s signature: list them all.
     def __init__(self, n_components=2, *, n_importance=5, hidden_layer_sizes=(128, 128),
                  likelihood="gaussian", prior="normal", posterior="diagonal", beta=1.0,
-                 kl_warmup=0, free_bits=0.0, batch_size="auto", learning_rate_init=1e-3,
-                 max_iter=200, tol=1e-4, n_iter_no_change=10, early_stopping=False,
-                 validation_fraction=0.1, device="auto", random_state=None, verbose=0,
-                 warm_start=False):
+                 kl_warmup=0, free_bits=0.0, batch_size="auto", learning_rate="adaptive",
+                 learning_rate_init=1e-3, max_iter=1000, tol=1e-4, n_iter_no_change=20,
+                 early_stopping="auto", validation_fraction=0.1, device="auto",
+                 random_state=None, verbose=0, warm_start=False):
         super().__init__(
             n_components, hidden_layer_sizes=hidden_layer_sizes, likelihood=likelihood,
             prior=prior, posterior=posterior, beta=beta, kl_warmup=kl_warmup,
-            free_bits=free_bits, batch_size=batch_size,
+            free_bits=free_bits, batch_size=batch_size, learning_rate=learning_rate,
             learning_rate_init=learning_rate_init, max_iter=max_iter, tol=tol,
             n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, device=device,
