@@ -176,7 +176,7 @@ def test_enumerating_all_labels_trains_as_full_enumeration_did(semi, monkeypatch
     from skvae import _module
 
     monkeypatch.setattr(_module.M2Module, "unlabeled_elbo", _enumerate_every_label)
-    reference = VAEClassifier(**FAST).fit(X, y_semi)
+    reference = VAEClassifier(**FAST, enumerate_labels="all").fit(X, y_semi)
     for clf in fits:
         assert clf.loss_curve_ == reference.loss_curve_
         assert np.array_equal(clf.predict_proba(X), reference.predict_proba(X))
