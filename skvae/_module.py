@@ -266,26 +266,39 @@ class M2Module(nn.Module):
         onehot = F.one_hot(y, self.n_classes).to(x.dtype)
         return self.vae.elbo(x, noise, beta, c=onehot) - math.log(self.n_classes)
 
-    def unlabeled_elbo(self, x, noise, beta=1.0):
-        """``sum_y q(y|x) ELBO(x, y) + H(q(y|x))`` per row, a lower bound on log p(x).
+    def unlabeled_elbo(self, x, noise, beta=1.0, n_labels=None):
+        """A lower bound on log p(x) per row, from the labels q(y | x) ranks first.
 
-        Every label is enumerated at once by repeating the batch once per class.
+        With every label (``n_labels`` None or ``n_classes``) it is Kingma et al.'s
+        ``sum_y q(y|x) ELBO(x, y) + H(q(y|x))``. With ``n_labels = m`` it is the same
+        sum over the m most probable labels with q renormalised on them: the ELBO of a
+        variational posterior over y truncated to those labels, so still a lower bound
+        on log p(x), at m / n_classes of the cost. The labels are enumerated at once by
+        repeating the batch once per label.
 
         Parameters
         ----------
         x : torch.Tensor of shape (n, n_features)
-        noise : torch.Tensor of shape (n_classes * n, n_components) or (n_draws, 1, n_components)
-            For the repeated batch, class-major (all rows with label 0 first).
+        noise : torch.Tensor of shape (m * n, n_components) or (n_draws, 1, n_components)
+            For the repeated batch, label-major (the rows of the first label first).
         beta : float, default=1.0
+        n_labels : int or None, default=None
+            Labels enumerated per row; None for all of them.
 
         Returns
         -------
         elbo : torch.Tensor of shape (n,)
         """
         n, k = x.shape[0], self.n_classes
-        labels = torch.arange(k, device=x.device).repeat_interleave(n)
-        elbo = self.labeled_elbo(x.repeat(k, 1), labels, noise, beta).reshape(k, n).T
-        log_q = self.log_proba(x)
+        if n_labels is None or n_labels >= k:
+            labels = torch.arange(k, device=x.device).repeat_interleave(n)
+            elbo = self.labeled_elbo(x.repeat(k, 1), labels, noise, beta).reshape(k, n).T
+            log_q = self.log_proba(x)
+        else:
+            log_q, top = self.log_proba(x).topk(n_labels, dim=-1)
+            log_q = log_q - torch.logsumexp(log_q, dim=-1, keepdim=True)
+            elbo = self.labeled_elbo(x.repeat(n_labels, 1), top.T.reshape(-1), noise,
+                                     beta).reshape(n_labels, n).T
         return (log_q.exp() * (elbo - log_q)).sum(dim=-1)
 
     def latent_mean(self, x):

@@ -146,21 +146,25 @@ class ELBOObjective(Objective):
         return {"n_active_components_": int(np.sum(variance > ACTIVE_UNIT_THRESHOLD))}
 
 
-def m2_losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha):
-    """Summed losses of labeled rows (-ELBO + alpha * cross-entropy) and unlabeled rows."""
+def m2_losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha, n_labels=None):
+    """Summed losses of labeled rows (-ELBO + alpha * cross-entropy) and unlabeled rows.
+
+    Unlabeled rows enumerate their ``n_labels`` most probable labels (None: all of them);
+    see :meth:`skvae._module.M2Module.unlabeled_elbo`.
+    """
     labeled = unlabeled = x_l.new_zeros(())
     # torch.distributions cannot score empty batches, and a batch may lack either kind.
     if x_l.shape[0]:
         cross_entropy = F.nll_loss(module.log_proba(x_l), y_l, reduction="sum")
         labeled = alpha * cross_entropy - module.labeled_elbo(x_l, y_l, noise_l, beta).sum()
     if x_u.shape[0]:
-        unlabeled = -module.unlabeled_elbo(x_u, noise_u, beta).sum()
+        unlabeled = -module.unlabeled_elbo(x_u, noise_u, beta, n_labels).sum()
     return labeled, unlabeled
 
 
 class M2Objective(Objective):
     """Kingma et al.'s M2: labeled rows' -ELBO and weighted cross-entropy, unlabeled rows'
-    -ELBO summed over labels.
+    -ELBO summed over labels (all of them, or the most probable few).
 
     Epochs go over the unlabeled rows, each minibatch with as many labeled rows drawn
     (with replacement) alongside; with no unlabeled rows, over the labeled rows.
@@ -180,13 +184,19 @@ class M2Objective(Objective):
     beta, alpha : float
     batch_size : int
         Minibatch size of the stream (labeled rows drawn per step: at most this).
+    n_labels : int or None, default=None
+        Labels each unlabeled training row enumerates, the most probable under q(y | x);
+        None for all. The validation score always enumerates all of them, so it stays
+        the same bound whatever the training shortcut.
     """
 
     def __init__(self, module, unlabeled, labeled, validation, generator, standardizer, *,
-                 beta, alpha, batch_size):
+                 beta, alpha, batch_size, n_labels=None):
         self.module, self.validation = module, validation
         self.generator, self.standardizer = generator, standardizer
         self.beta, self.alpha = beta, alpha
+        k = module.n_classes
+        self.n_labels = None if n_labels is None or n_labels >= k else int(n_labels)
         self.n_l, self.n_u = n_rows(labeled), n_rows(unlabeled)
         # With no unlabeled rows, the epochs go over the labeled rows themselves.
         self.data = unlabeled if self.n_u else labeled
@@ -206,11 +216,11 @@ class M2Objective(Objective):
             x_l, y_l, x_u = self.x_l[pick], self.y_l[pick], x
         else:
             x_l, y_l, x_u = x, y, x[:0]
-        k = self.module.n_classes
+        m = self.n_labels or self.module.n_classes
         loss_l, loss_u = m2_losses(self.module, x_l, y_l, x_u,
                                    self._noise(x_l.shape[0], x.device),
-                                   self._noise(k * x_u.shape[0], x.device),
-                                   self.beta, self.alpha)
+                                   self._noise(m * x_u.shape[0], x.device),
+                                   self.beta, self.alpha, self.n_labels)
         # Scaled so that its expectation is the objective per training row.
         return (loss_l * (self.n_l / max(1, x_l.shape[0]))
                 + loss_u * (self.n_u / max(1, x_u.shape[0]))) / (self.n_l + self.n_u)
