@@ -144,8 +144,10 @@ def interleave(sides, *, repeats, device, warmup=1):
 def fit_vae(X, **params):
     """Fit a :class:`skvae.VAETransformer` for a fixed budget.
 
-    The benchmarks fix ``max_iter`` and set ``tol=0`` so every fit runs the same
-    number of epochs; the ConvergenceWarning this provokes is expected and silenced.
+    The benchmarks fix ``max_iter``, set ``tol=0`` and train on every row with a
+    constant learning rate (``early_stopping=False``, ``learning_rate="constant"``), so
+    every fit runs the same number of epochs over the same rows; the ConvergenceWarning
+    this provokes is expected and silenced.
 
     Parameters
     ----------
@@ -157,7 +159,8 @@ def fit_vae(X, **params):
     -------
     vae : VAETransformer
     """
-    params = {"tol": 0.0, "random_state": 0, **params}
+    params = {"tol": 0.0, "random_state": 0, "early_stopping": False,
+              "learning_rate": "constant", **params}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         return VAETransformer(**params).fit(X)

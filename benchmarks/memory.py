@@ -28,7 +28,7 @@ from .data import gaussian_rows
 TITLE = "Memory"
 
 #: Estimator settings of the measured fit: the defaults, one epoch.
-FIT_PARAMS = {"max_iter": 1}
+FIT_PARAMS = {"max_iter": 1, "early_stopping": "auto"}
 
 
 def _proc_status_bytes(field):
@@ -123,7 +123,8 @@ def run(settings, device):
         "title": TITLE,
         "description": (
             f"{device.type}; peak RSS of VAETransformer(max_iter=1).fit (otherwise default "
-            f"parameters: Gaussian likelihood, hidden (128, 128)) on a {n_samples} x "
+            "parameters: Gaussian likelihood, hidden (128, 128), early_stopping='auto' "
+            f"holding out 10% of the rows) on a {n_samples} x "
             f"{n_features} float64 matrix, in a fresh process; measured as {result['method']}."
         ),
         "rows": [

@@ -71,7 +71,8 @@ def run(settings, device):
         "title": TITLE,
         "description": (
             f"{device.type}; VAETransformer(n_components={N_COMPONENTS}, "
-            f"max_iter={settings.quality_max_iter}, tol=0), otherwise default parameters "
+            f"max_iter={settings.quality_max_iter}, tol=0, early_stopping=False, "
+            "learning_rate='constant'), otherwise default parameters "
             f"(Gaussian likelihood, hidden (128, 128)); data: {DEQUANTISED_DIGITS}. Scores "
             "are mean held-out log-likelihoods (the VAE's is its ELBO, a lower bound) in "
             "nats per sample; the probe is StandardScaler + LogisticRegression on the latents."

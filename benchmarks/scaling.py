@@ -58,7 +58,8 @@ def run(settings, device):
     return {
         "title": TITLE,
         "description": (
-            f"{device.type}; VAETransformer(max_iter=2, tol=0), otherwise default parameters "
+            f"{device.type}; VAETransformer(max_iter=2, tol=0, early_stopping=False, "
+            "learning_rate='constant'), otherwise default parameters "
             "(Gaussian likelihood, hidden (128, 128), batch 'auto'), on standard-normal "
             f"float64 data: N rows of width {N_FEATURES}, and width D at N = {n}. The slope "
             "is the least-squares fit of log(time) against log(size)."

@@ -263,10 +263,10 @@ class _Estimator(BaseEstimator):
         where ``t`` holds the rows of ``targets`` as a tensor (None when there are none).
         Training rows keep their order; validation rows are drawn by the estimator's RNG.
         """
-        data = self._standardizer.to_tensor(X, torch.float32, "cpu", training=True)
         t = None if targets is None else torch.as_tensor(targets)
         if not self._validating:
-            return (data, t), None
+            return (self._standardizer.to_tensor(X, torch.float32, "cpu", training=True),
+                    t), None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 2 or n_val >= X.shape[0]:
             raise ValueError(
@@ -275,11 +275,14 @@ class _Estimator(BaseEstimator):
             )
         order = torch.from_numpy(self._rng.permutation(X.shape[0]))
         train_rows, val_rows = self._order_split(order[n_val:], order[:n_val], targets)
-
-        def rows(index):
-            return data[index], (None if t is None else t[index])
-
-        return rows(train_rows), rows(val_rows)
+        # Validation rows then training rows, gathered into one tensor whose two parts
+        # are views: no second copy of the data.
+        rows = torch.cat([val_rows, train_rows])
+        data = self._standardizer.to_tensor(X, torch.float32, "cpu", training=True,
+                                            rows=rows.numpy())
+        t = None if t is None else t[rows]
+        return ((data[n_val:], None if t is None else t[n_val:]),
+                (data[:n_val], None if t is None else t[:n_val]))
 
     def _order_split(self, train_rows, val_rows, targets):
         """The training and validation row indices, in the order the family wants."""

@@ -83,7 +83,7 @@ class Standardizer:
         return entry
 
     # ------------------------------------------------------------------ forward
-    def to_tensor(self, X, dtype, device, training=False):
+    def to_tensor(self, X, dtype, device, training=False, rows=None):
         """``(X - loc) / scale`` as a tensor of ``dtype`` on ``device``.
 
         Rows are converted in blocks (standardised in the input's precision before the
@@ -91,12 +91,17 @@ class Standardizer:
         a plain cast), so the extra memory is the one output copy plus a block of a few
         MB, and each block is checked for overflow while it is in cache. Values that
         overflow ``dtype`` raise a ValueError naming the column; ``training`` says the
-        tensor is the training data, for the advice in that message.
+        tensor is the training data, for the advice in that message. ``rows`` (an
+        integer array) takes those rows of X in that order, gathered block by block,
+        so a shuffled or split copy costs no more memory than a plain one.
         """
         identity, loc_x, inv_scale_x = self._constants_for(X.dtype)[:3]
-        if identity and _zero_copy(X, dtype, device):
+        if rows is not None and X.size <= _SMALL_ELEMENTS:
+            X, rows = X[rows], None
+        if rows is None and identity and _zero_copy(X, dtype, device):
             return torch.from_numpy(X)
-        if X.size <= _SMALL_ELEMENTS and not identity and X.dtype == _NUMPY_DTYPES.get(dtype):
+        if (rows is None and X.size <= _SMALL_ELEMENTS and not identity
+                and X.dtype == _NUMPY_DTYPES.get(dtype)):
             # A few rows (the single-row latency path): the arithmetic of _convert_into,
             # without its output buffer and loop.
             with np.errstate(over="ignore"):
@@ -104,37 +109,40 @@ class Standardizer:
                 block *= inv_scale_x
             if not np.isinf(block).any():
                 return torch.from_numpy(block).to(device)
-        out = torch.empty(X.shape, dtype=dtype)
-        if not self._convert_into(out, X, safe=False):
+        n_rows = X.shape[0] if rows is None else len(rows)
+        out = torch.empty((n_rows, X.shape[1]), dtype=dtype)
+        if not self._convert_into(out, X, safe=False, rows=rows):
             return out.to(device)
         if not identity:
             # X - loc overflowed X's precision (values near its largest): scale first.
-            self._convert_into(out, X, safe=True)
+            self._convert_into(out, X, safe=True, rows=rows)
         _check_range(out, X, identity, training)
         return out.to(device)
 
-    def _convert_into(self, out, X, safe):
+    def _convert_into(self, out, X, safe, rows=None):
         """Write ``(X - loc) / scale`` into ``out`` in row blocks; True if any entry is inf.
 
         ``safe`` computes ``X / scale - loc / scale`` in float64 instead, which
         overflows only where the standardised values themselves do (at some cost in
-        precision for large offsets), for X - loc beyond the largest float.
+        precision for large offsets), for X - loc beyond the largest float. ``rows``
+        gathers those rows of X instead of taking X in order.
         """
         identity, loc, inv_scale, inv_scale64, shift64 = self._constants_for(X.dtype)
         target = out.numpy()
         # A copy into an equal or wider float cannot overflow; the rest is checked per block.
         check = not (identity and X.dtype.itemsize <= target.dtype.itemsize)
-        rows = max(1, _BLOCK_ELEMENTS // max(1, X.shape[1]))
+        step = max(1, _BLOCK_ELEMENTS // max(1, X.shape[1]))
         overflow = False
-        for start in range(0, X.shape[0], rows):
-            stop = start + rows
+        for start in range(0, target.shape[0], step):
+            stop = start + step
+            source = X[start:stop] if rows is None else X[rows[start:stop]]
             with np.errstate(over="ignore"):  # redone with safe=True, or reported
                 if identity:
-                    target[start:stop] = X[start:stop]  # numpy casts into the buffer
+                    target[start:stop] = source  # numpy casts into the buffer
                 elif safe:
-                    target[start:stop] = X[start:stop] * inv_scale64 - shift64
+                    target[start:stop] = source * inv_scale64 - shift64
                 else:
-                    block = X[start:stop] - loc
+                    block = source - loc
                     block *= inv_scale
                     target[start:stop] = block
             if check and not overflow:
