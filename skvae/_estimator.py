@@ -372,7 +372,8 @@ class _Estimator(BaseEstimator):
         passes of the widest layer and are retried smaller when the device is full.
         """
         module = self._module_in(torch.float64 if dtype == np.float64 else torch.float32)
-        torch_dtype = next(module.parameters()).dtype  # float32 on MPS, which has no float64
+        # module_ trains in float32; only its twin is float64 (none on MPS).
+        torch_dtype = torch.float64 if module is self._module64 else torch.float32
         device = self._device
         width = max([X.shape[1], self._n_columns, self.module_.n_components,
                      *self._module_config["hidden_layer_sizes"]])

@@ -11,8 +11,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ._inference import block_rows
 from ._noise import VALIDATION_DRAWS, score_noise
 from ._training import device_chunks, n_rows
+
+#: Inference blocks per validation block (see :func:`validation_blocks`).
+VALIDATION_BLOCK_SHARE = 8
 
 #: Variance of a latent's posterior mean across rows above which it counts as active.
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -50,6 +54,22 @@ class Objective:
     def statistics(self):
         """Fitted attributes to set after training, as ``{name: value}``."""
         return {}
+
+
+def validation_blocks(data, module, cost):
+    """The held-out rows ``data`` as device blocks ``(x, c)`` small enough for inference.
+
+    Blocks bound the memory of the activations (``cost`` passes of the widest layer
+    per row): a validation set of 100000 rows scored at once would hold hundreds of MB
+    of them. They hold 1 / :data:`VALIDATION_BLOCK_SHARE` of the rows of
+    ``transform``'s blocks, because validation runs while the training data is held.
+    """
+    width = max(layer.out_features for layer in module.modules()
+                if isinstance(layer, torch.nn.Linear))
+    rows = block_rows(width, cost * VALIDATION_BLOCK_SHARE)
+    for chunk in device_chunks(data):
+        for start in range(0, chunk[0].shape[0], rows):
+            yield tuple(None if t is None else t[start : start + rows] for t in chunk)
 
 
 def elbo(module, x, n_draws, c=None):
@@ -129,7 +149,8 @@ class ELBOObjective(Objective):
     def validation_score(self):
         scores = [elbo(self.module, x, VALIDATION_DRAWS, c)
                   + self.standardizer.log_jacobian_rows(x)
-                  for x, c in device_chunks(self.validation)]
+                  for x, c in validation_blocks(self.validation, self.module,
+                                                VALIDATION_DRAWS)]
         return float(torch.cat(scores).mean())
 
     def statistics(self):
@@ -228,7 +249,8 @@ class M2Objective(Objective):
     def validation_score(self):
         """Negated objective per held-out row, with fixed noise, in the units of X."""
         total, n = 0.0, 0
-        for x, codes in device_chunks(self.validation):
+        cost = VALIDATION_DRAWS * self.module.n_classes
+        for x, codes in validation_blocks(self.validation, self.module, cost):
             labeled, unlabeled = codes >= 0, codes < 0
             noise = score_noise(VALIDATION_DRAWS, self.module.n_components, torch.float32,
                                 x.device)
