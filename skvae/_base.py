@@ -9,7 +9,7 @@ subclasses (VAETransformer, VAEGenerator) add mixins and defaults. The maths liv
 
 # License: BSD 3 clause
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -22,7 +22,7 @@ from ._estimator import _Estimator
 from ._module import VAEModule
 from ._noise import draw_seed, score_draws, score_noise, seeded_torch
 from ._objectives import ELBOObjective, elbo
-from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._sklearn_compat import Count, Interval, StrOptions, _fit_context
 from ._validation import check_n_samples, check_result, validated, validated_latent
 from .exceptions import InconsistentVersionWarning
 
@@ -40,12 +40,14 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
 
     _parameter_constraints = {
         **_Estimator._parameter_constraints,
-        "kl_warmup": [Interval(Integral, 0, None, closed="left")],
+        "kl_warmup": [Count(0)],
         "free_bits": [Interval(Real, 0, None, closed="left")],
         "learning_rate": [StrOptions({"adaptive", "constant"})],
     }
 
     _module_class = VAEModule
+
+    _fitted_attributes = _Estimator._fitted_attributes | {"n_active_components_"}
 
     def __init__(
         self,

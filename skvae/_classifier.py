@@ -9,7 +9,7 @@ labels, the module's config, the objective and the class-probability outputs.
 
 # License: BSD 3 clause
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
@@ -20,7 +20,7 @@ from sklearn.utils.multiclass import check_classification_targets
 from ._estimator import _Estimator
 from ._module import M2Module
 from ._objectives import M2Objective
-from ._sklearn_compat import Interval, StrOptions, _fit_context
+from ._sklearn_compat import Count, Interval, StrOptions, _fit_context
 from ._training import to_device
 from ._validation import check_labels, check_result, validated
 
@@ -32,8 +32,8 @@ def _unlabeled_mask(y):
     """True where ``y`` is the integer -1 (sklearn.semi_supervised's rule).
 
     String labels go in an object array that holds the integer -1 for unlabeled rows;
-    a numpy string array cannot hold it, and a "-1" string in one is refused rather
-    than silently taken as a class.
+    a numpy string array cannot hold it. A "-1" string, in either, is refused rather
+    than silently taken as a class of its own.
     """
     if y.dtype.kind in "US":
         if np.any(y == str(UNLABELED)):
@@ -42,6 +42,14 @@ def _unlabeled_mask(y):
                 "rows, use an object array and mark unlabeled rows with the integer -1."
             )
         return np.zeros(y.shape[0], dtype=bool)
+    if y.dtype.kind == "O":
+        rows = [i for i, value in enumerate(y) if isinstance(value, str)
+                and value == str(UNLABELED)]
+        if rows:
+            raise ValueError(
+                f"y holds the string '-1' at row {rows[0]}; unlabeled rows take the "
+                "integer -1 (a string '-1' would become a class of its own)."
+            )
     return np.asarray(y == UNLABELED, dtype=bool)
 
 
@@ -182,10 +190,12 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
     _parameter_constraints = {
         **_Estimator._parameter_constraints,
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
-        "enumerate_labels": [StrOptions({"all"}), Interval(Integral, 1, None, closed="left")],
+        "enumerate_labels": [StrOptions({"all"}), Count(1)],
     }
 
     _module_class = M2Module
+
+    _fitted_attributes = _Estimator._fitted_attributes | {"classes_", "alpha_"}
 
     def __init__(
         self,

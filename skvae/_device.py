@@ -4,6 +4,14 @@
 
 import torch
 
+#: The device types a model computes on. Others that torch knows ("meta" holds shapes
+#: without data; "xla", "lazy" and the like trace instead of computing) would give
+#: garbage or fail deep inside torch.
+DEVICE_TYPES = ("cpu", "cuda", "mps")
+
+_ACCEPTED = ('"auto", "cpu", "cuda", "cuda:N", "mps", or a torch.device of type '
+             '"cpu", "cuda" or "mps"')
+
 
 def resolve_device(device):
     """Turn the ``device`` parameter into a :class:`torch.device`.
@@ -11,11 +19,17 @@ def resolve_device(device):
     Parameters
     ----------
     device : str or torch.device
-        ``"auto"`` picks CUDA, then MPS, then the CPU.
+        ``"auto"`` picks CUDA, then MPS, then the CPU; otherwise a device of a type in
+        :data:`DEVICE_TYPES` that this machine has.
 
     Returns
     -------
     device : torch.device
+
+    Raises
+    ------
+    ValueError
+        For anything else, listing the accepted devices.
 
     Examples
     --------
@@ -28,15 +42,47 @@ def resolve_device(device):
         if torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    try:
-        device = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise ValueError(f"device={device!r} is not a torch device: {exc}") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available.")
+    device = check_device_type(device, "device")
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={str(device)!r} was asked for but CUDA is not available.")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise ValueError(f"device={str(device)!r} was asked for but this machine has "
+                             f"{torch.cuda.device_count()} CUDA device(s).")
     if device.type == "mps" and not torch.backends.mps.is_available():
         raise ValueError("device='mps' was asked for but MPS is not available.")
     return device
+
+
+def check_device_type(device, name):
+    """``device`` as a :class:`torch.device` of a type in :data:`DEVICE_TYPES`.
+
+    Checks the spelling only, not whether this machine has the device.
+
+    Parameters
+    ----------
+    device : str or torch.device
+    name : str
+        What ``device`` is, for the message.
+
+    Returns
+    -------
+    device : torch.device
+
+    Examples
+    --------
+    >>> check_device_type("cuda:1", "device")
+    device(type='cuda', index=1)
+    """
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError, ValueError) as exc:
+        raise ValueError(f"{name}={device!r} is not a torch device ({exc}); skvae "
+                         f"accepts {_ACCEPTED}.") from None
+    if parsed.type not in DEVICE_TYPES:
+        raise ValueError(f"{name}={str(parsed)!r} is not a device skvae can compute on; it "
+                         f"accepts {_ACCEPTED}.")
+    return parsed
 
 
 def loadable_device(device):

@@ -20,7 +20,7 @@ import copy
 import numbers
 import warnings
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -33,7 +33,7 @@ from ._device import loadable_device, release_memory, resolve_device
 from ._inference import block_rows, float64_twin, in_blocks
 from ._module import build_module
 from ._noise import draw_seed
-from ._sklearn_compat import Interval, RegistryOptions, StrOptions
+from ._sklearn_compat import Count, Interval, RegistryOptions, StrOptions
 from ._standardize import Standardizer
 from ._training import TrainConfig, adam, n_rows, to_device, train
 from ._validation import check_weights, validated
@@ -61,17 +61,17 @@ class _Estimator(BaseEstimator):
     """Fit skeleton and fitted state shared by the skvae estimators; not used directly."""
 
     _parameter_constraints = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Count(1)],
         "hidden_layer_sizes": ["array-like"],
         "likelihood": [RegistryOptions(LIKELIHOODS), Likelihood],
         "prior": [RegistryOptions(PRIORS), Prior],
         "posterior": [RegistryOptions(POSTERIORS), Posterior],
         "beta": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "batch_size": [StrOptions({"auto"}), Count(1)],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Count(1)],
         "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "n_iter_no_change": [Count(1)],
         "early_stopping": ["boolean", StrOptions({"auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "device": [str, torch.device],
@@ -82,6 +82,18 @@ class _Estimator(BaseEstimator):
 
     #: The torch module class of the family (a class of skvae._module.MODULES).
     _module_class = None
+
+    #: Every attribute a fit may leave on the instance besides the parameters: what
+    #: :func:`skvae.save` writes and :func:`skvae.load` accepts. A family that keeps more
+    #: adds its names (tests/test_persistence_safe.py fits every class to check).
+    _fitted_attributes = frozenset({
+        "module_", "_module_config", "_module64", "_device", "_validating",
+        "likelihood_", "prior_", "posterior_", "_standardizer", "_n_columns", "_rng",
+        "_optimizer_state", "_n_features_out", "loss_curve_", "n_iter_", "converged_",
+        "validation_scores_", "best_validation_score_", "best_loss_",
+        "n_features_in_", "feature_names_in_",  # set by validate_data
+        "_sklearn_output_config",  # set by set_output
+    })
 
     #: The schedule of estimators that do not take ``learning_rate`` as a parameter.
     learning_rate = "constant"
@@ -121,9 +133,12 @@ class _Estimator(BaseEstimator):
         if type(sizes) is tuple and all(type(s) is int and s >= 1 for s in sizes):
             return sizes  # the common case, cheap
         sizes = [sizes] if isinstance(sizes, numbers.Integral) else list(sizes)
-        if not all(isinstance(s, numbers.Integral) and s >= 1 for s in sizes):
+        # bool is an Integral, but True is a slip, not a width of 1.
+        if not all(isinstance(s, numbers.Integral) and not isinstance(s, (bool, np.bool_))
+                   and s >= 1 for s in sizes):
             raise ValueError(
-                f"hidden_layer_sizes must hold positive integers, got {self.hidden_layer_sizes!r}."
+                "hidden_layer_sizes must hold positive integers (a bool is not a size), "
+                f"got {self.hidden_layer_sizes!r}."
             )
         return tuple(int(s) for s in sizes)
 

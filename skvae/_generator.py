@@ -135,6 +135,9 @@ class VAEGenerator(_BaseVAE):
         "likelihood": [RegistryOptions(LIKELIHOODS, {"auto"}), Likelihood, dict],
     }
 
+    _fitted_attributes = _BaseVAE._fitted_attributes | {"_schema", "classes_",
+                                                        "class_prior_"}
+
     def __init__(
         self,
         n_components=2,
@@ -381,9 +384,9 @@ class VAEGenerator(_BaseVAE):
         Parameters
         ----------
         n_samples : int, default=1
-        y : array-like of shape (n_samples,) or None, default=None
-            Labels of the rows to draw (conditional model only); None draws labels
-            from their training frequencies.
+        y : label, array-like of shape (n_samples,) or None, default=None
+            Labels of the rows to draw (conditional model only): one label for every
+            row, or one per row; None draws labels from their training frequencies.
         random_state : int, RandomState instance or None, default=None
 
         Returns
@@ -401,6 +404,8 @@ class VAEGenerator(_BaseVAE):
         if hasattr(self, "classes_"):
             labels = (np.asarray(y) if y is not None
                       else rng.choice(self.classes_, size=n_samples, p=self.class_prior_))
+            if labels.ndim == 0:  # one label for every row
+                labels = np.full(n_samples, labels, dtype=labels.dtype)
             if labels.ndim != 1 or labels.shape[0] != n_samples:
                 raise ValueError(f"y must be 1-D with one label per row drawn "
                                  f"(n_samples={n_samples}); got shape {labels.shape}.")

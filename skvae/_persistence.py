@@ -11,7 +11,8 @@ A ``.skvae`` file is a zip archive with two members:
     Every array of the model: the torch module's weights and buffers, the optimiser
     state and the numeric numpy arrays (standardisation, RNG state). The safetensors
     format is plain bytes plus a JSON index; the fallback is a ``torch.save`` of a flat
-    dict of tensors, read back with ``torch.load(weights_only=True)``.
+    dict of tensors, read back with ``torch.load(weights_only=True)`` only when the
+    caller of :func:`load` allows it (``allow_torch_format=True``).
 
 Values are written by type, not by a hand-kept list of attribute names: every item of
 the estimator's ``__dict__`` is classified (JSON scalar, list, tuple, dict, numpy array
@@ -25,16 +26,25 @@ allocated (the module is first built on torch's "meta" device, which allocates
 nothing), then ``load_state_dict(strict=True)``; the optimiser state is checked
 against the module's parameters. Any inconsistency is a ValueError that says what is
 wrong.
+
+Every size in a file is checked before it is paid for: the file must be a regular
+file of at most :data:`MAX_FILE_BYTES`, its members uncompressed and within it, the
+header small and of bounded JSON, the manifest's and the tensor index's sizes within
+the bytes the tensor file holds, string arrays no wider than a bound, and the fitted
+attributes those of the estimator's class (``_fitted_attributes``). A tampered file
+costs little more memory to refuse than the honest model costs to load
+(tests/test_persistence_limits.py measures it).
 """
 
 # License: BSD 3 clause
 
-import inspect
+import contextlib
 import io
 import json
 import math
 import os
 import secrets
+import stat
 import warnings
 import zipfile
 
@@ -43,6 +53,7 @@ import sklearn
 import torch
 
 from ._classifier import VAEClassifier
+from ._device import check_device_type
 from ._generator import VAEGenerator
 from ._module import MODULES
 from ._standardize import Standardizer
@@ -50,7 +61,7 @@ from ._tabular import TableSchema
 from ._transformer import VAETransformer
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
-from .likelihoods import LIKELIHOODS, TABLE_LIKELIHOODS, Likelihood
+from .likelihoods import LIKELIHOODS, TABLE_LIKELIHOODS, Likelihood, MixedLikelihood
 from .priors import PRIORS, Prior
 
 try:  # posteriors came after the first release of the format's code
@@ -73,12 +84,23 @@ _SAFETENSORS = "tensors.safetensors"
 _TORCH = "tensors.pt"
 _WEIGHT_FILES = {"safetensors": _SAFETENSORS, "torch": _TORCH}
 
-#: Largest header accepted, in bytes (a guard against a decompression bomb).
-_MAX_HEADER_BYTES = 64 * 2**20
+#: Largest model file :func:`load` reads, in bytes. A model of skvae's kind is far
+#: smaller; a larger file is refused before anything is read.
+MAX_FILE_BYTES = 8 * 2**30
 
-#: Largest expansion accepted for a compressed member (skvae writes them uncompressed;
-#: tensors compress by 10x at most), so a small file cannot claim gigabytes.
-_MAX_COMPRESSION_RATIO = 100
+#: Largest header accepted, in bytes. Parsed JSON takes up to about 12 times its size in
+#: memory (short strings), so this bounds what a tampered header can cost; an honest
+#: header holds names and small values and is far smaller.
+_MAX_HEADER_BYTES = 4 * 2**20
+
+#: Most JSON lists and objects a header may hold (each costs about 60 bytes parsed, 20
+#: times the 3 bytes "[]," takes); an honest header holds a few per fitted attribute,
+#: per parameter tensor and per table column.
+_MAX_JSON_CONTAINERS = 2**18
+
+#: Most bytes the string arrays of a header may expand to: a numpy string dtype sets
+#: the width of every element, so '<U400000000' would cost 1.6 GB per element.
+_MAX_STRING_ARRAY_BYTES = 16 * 2**20
 
 #: The classes a file may name; nothing else is ever built by :func:`load`.
 _CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator, VAEClassifier)}
@@ -285,6 +307,7 @@ class _Decoder:
     def __init__(self, tensors):
         self.tensors = tensors
         self.used = set()
+        self.string_bytes = 0
 
     def tensor(self, key):
         if type(key) is not str or key not in self.tensors:
@@ -346,13 +369,17 @@ class _Decoder:
         return array
 
     def _decode_ndarray_str(self, node):
-        dtype = np.dtype(node["dtype"])
-        if dtype.kind != "U":
-            raise ValueError(f"bad string dtype {node['dtype']!r}")
         values = _list(node["values"])
         if not all(type(v) is str for v in values):
             raise ValueError("a string array holds non-strings")
-        return np.array(values, dtype=dtype).reshape(_shape(node["shape"], len(values)))
+        shape = _shape(node["shape"], len(values))
+        dtype = _string_dtype(node["dtype"], values)
+        # Checked before numpy allocates: the dtype's width is paid for every element.
+        self.string_bytes += dtype.itemsize * len(values)
+        if self.string_bytes > _MAX_STRING_ARRAY_BYTES:
+            raise ValueError(f"the string arrays would take more than "
+                             f"{_MAX_STRING_ARRAY_BYTES} bytes")
+        return np.array(values, dtype=dtype).reshape(shape)
 
     def _decode_ndarray_object(self, node):
         values = [self.decode(v) for v in _list(node["values"])]
@@ -369,7 +396,7 @@ class _Decoder:
         value = node["value"]
         if type(value) is not str:
             raise ValueError(f"bad device {value!r}")
-        return torch.device(value)
+        return check_device_type(value, "device")
 
     def _decode_random_state(self, node):
         state = self.decode(node["state"])
@@ -380,9 +407,16 @@ class _Decoder:
     def _decode_table_schema(self, node):
         config = self.decode(node["config"])
         try:
-            return TableSchema.from_config(config)
+            schema = TableSchema.from_config(config)
         except (KeyError, TypeError) as exc:
             raise ValueError(f"bad table schema: {exc!r}") from None
+        for spec in schema.columns:
+            # A DataFrame column never has a fixed-width dtype, whose width a sampled
+            # column would pay for every row.
+            if getattr(spec.dtype, "kind", None) in ("S", "U", "V"):
+                raise ValueError(f"column {spec.name!r} has dtype {spec.dtype}, which a "
+                                 "table column cannot have")
+        return schema
 
     def _decode_standardizer(self, node):
         loc, scale = self.decode(node["loc"]), self.decode(node["scale"])
@@ -424,6 +458,22 @@ def _choice(value, allowed):
     if type(value) is not str or value not in allowed:
         raise ValueError(f"{value!r} is not one of {sorted(allowed)}")
     return value
+
+
+def _string_dtype(name, values):
+    """The numpy dtype ``'<U{width}'`` of ``values``, its width checked against them.
+
+    A width below the longest value would cut values short; its size, paid for every
+    element, is bounded by the caller.
+    """
+    width = name[2:] if type(name) is str and name.startswith("<U") else ""
+    if not (width.isascii() and width.isdigit() and str(int(width)) == width):
+        raise ValueError(f"bad string dtype {name!r}")
+    longest = max(map(len, values), default=0)
+    if int(width) < longest:
+        raise ValueError(f"the string dtype {name!r} is narrower than its longest value "
+                         f"({longest} characters)")
+    return np.dtype(name)
 
 
 def _shape(shape, size):
@@ -536,19 +586,18 @@ def save(estimator, path):
         if name in params or name == "_module_config":  # stored with the module
             continue
         _check_attribute_name(cls, name)
+        if name not in cls._fitted_attributes:
+            raise ValueError(
+                f"Cannot save {name!r}: it is not a fitted attribute of {cls.__name__} "
+                f"(listed in {cls.__name__}._fitted_attributes), and load accepts only "
+                "those. Delete the attribute before saving, or use pickle or joblib."
+            )
         if isinstance(value, torch.nn.Module):
             attributes[name] = _encode_module(estimator, name, value, encoder)
         else:
             attributes[name] = encoder.encode(value, name)
 
-    safetensors = _import_safetensors()
-    weights_format = "torch" if safetensors is None else "safetensors"
-    if safetensors is None:
-        buffer = io.BytesIO()
-        torch.save(encoder.tensors, buffer)
-        weights = buffer.getvalue()
-    else:
-        weights = safetensors.save(encoder.tensors)
+    weights_format, weights = _serialise_tensors(encoder.tensors)
     header = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -565,7 +614,26 @@ def save(estimator, path):
         },
     }
     text = json.dumps(header, indent=1, allow_nan=False).encode("utf-8")
+    _check_json_bounds(text, "Cannot save: the header")  # load would refuse the file
     _write_zip(path, {_HEADER: text, _WEIGHT_FILES[weights_format]: weights})
+
+
+def _serialise_tensors(tensors):
+    """``(format, bytes)``: safetensors, or torch.save when it is not installed."""
+    safetensors = _import_safetensors()
+    if safetensors is not None:
+        return "safetensors", safetensors.save(tensors)
+    warnings.warn(
+        "The safetensors package is not installed, so the model's tensors were written "
+        "with torch.save. skvae.load reads such a file only when asked: "
+        "skvae.load(path, allow_torch_format=True). Install safetensors (pip install "
+        "safetensors) and save again for a file that loads by default.",
+        UserWarning,
+        stacklevel=3,
+    )
+    buffer = io.BytesIO()
+    torch.save(tensors, buffer)
+    return "torch", buffer.getvalue()
 
 
 def _check_attribute_name(cls, name):
@@ -626,12 +694,27 @@ def _write_zip(path, members):
 
 
 # ------------------------------------------------------------------------------ load
-def load(path):
+def load(path, *, allow_torch_format=False):
     """Load a model written by :func:`save`, without unpickling or running stored code.
+
+    The file is checked before anything is built from it: it must be a regular file of
+    at most 8 GiB (``skvae._persistence.MAX_FILE_BYTES``), its zip members uncompressed and no larger than the
+    file, its header at most 4 MiB of JSON, every tensor's name, dtype and shape as the
+    header's manifest and the architecture it declares say (optimiser state included),
+    its strings and arrays no larger than their values, its device one skvae computes
+    on and its attributes those the estimator's class keeps. A tampered file therefore
+    costs little more memory to refuse than the honest model costs to load.
 
     Parameters
     ----------
     path : str or path-like or binary file object
+        A regular file, or a seekable binary file object.
+    allow_torch_format : bool, default=False
+        Also read a file whose tensors were written with ``torch.save`` (by
+        :func:`save` where the safetensors package was not installed). They are read
+        with ``torch.load(weights_only=True)``, which runs no stored code but is a far
+        larger parser than safetensors: pass True only for files you trust, or load the
+        file once and save it again where safetensors is installed.
 
     Returns
     -------
@@ -645,9 +728,12 @@ def load(path):
     ------
     ValueError
         When the file is not an skvae model (for instance a pickle or a ``torch.save``
-        file), is damaged or tampered with (bad JSON, missing or extra entries, tensors
-        of the wrong shape or dtype, unknown classes or likelihoods), or was written by
-        a newer format version.
+        file), is not a regular file (a directory, a device such as /dev/zero, a FIFO),
+        is larger than 8 GiB, is damaged or tampered with (bad JSON,
+        missing or extra entries, tensors of the wrong shape or dtype, sizes larger
+        than the file holds, unknown classes, likelihoods or attributes), holds
+        ``torch.save`` tensors without ``allow_torch_format=True``, or was written by a
+        newer format version.
     FileNotFoundError
         When ``path`` does not exist.
 
@@ -675,41 +761,36 @@ def load(path):
     >>> bool((loaded.sample(5, random_state=0) == gen.sample(5, random_state=0)).all())
     True
     """
-    if isinstance(path, io.TextIOBase):
-        raise TypeError("load needs a binary file object: open the file with mode 'rb'.")
-    if isinstance(path, bytes) and b"\0" in path:
-        raise TypeError("load got bytes that look like a file's contents, not a path: "
-                        "pass io.BytesIO(data) instead.")
-    if not (hasattr(path, "read") or isinstance(path, (str, bytes, os.PathLike))):
-        raise TypeError(f"load needs a path (str or path-like) or a binary file object, "
-                        f"got {type(path).__name__}: {path!r:.80}.")
+    _check_source_type(path)
     source = repr(os.fspath(path)) if not hasattr(path, "read") else "the file"
-    try:
-        archive = zipfile.ZipFile(path if hasattr(path, "read") else os.fspath(path))
-    except zipfile.BadZipFile:
-        raise ValueError(
-            f"{source} is not an skvae model file: it is not a zip archive (skvae never "
-            "unpickles files; a pickle or joblib file must be loaded with pickle/joblib, "
-            "and only if you trust it)."
-        ) from None
-    try:
-        with archive:
-            header, tensors = _read_archive(archive)
-            return _rebuild(header, tensors)
-    except _NotAModel as exc:
-        raise ValueError(f"{source} is not an skvae model file: {exc}") from None
-    except _NewerFormat as exc:
-        raise ValueError(f"{source}: {exc}") from None
-    except OSError:
-        raise
-    except Exception as exc:  # malformed content fails in many ways, all of them data
-        if isinstance(exc, KeyError):
-            detail = f"missing entry {exc}"
-        elif isinstance(exc, (ValueError, TypeError)):
-            detail = str(exc)
-        else:
-            detail = f"{type(exc).__name__}: {exc}"
-        raise ValueError(f"{source} is not a valid skvae model file: {detail}") from None
+    with _opened(path, source) as file:
+        size = _checked_size(file, source)
+        try:
+            archive = zipfile.ZipFile(file)
+        except zipfile.BadZipFile:
+            raise ValueError(
+                f"{source} is not an skvae model file: it is not a zip archive (skvae never "
+                "unpickles files; a pickle or joblib file must be loaded with pickle/joblib, "
+                "and only if you trust it)."
+            ) from None
+        try:
+            with archive:
+                header, tensors = _read_archive(archive, size, allow_torch_format)
+                return _rebuild(header, tensors)
+        except _NotAModel as exc:
+            raise ValueError(f"{source} is not an skvae model file: {exc}") from None
+        except (_NewerFormat, _TorchFormat) as exc:
+            raise ValueError(f"{source}: {exc}") from None
+        except OSError:
+            raise
+        except Exception as exc:  # malformed content fails in many ways, all of them data
+            if isinstance(exc, KeyError):
+                detail = f"missing entry {exc}"
+            elif isinstance(exc, (ValueError, TypeError)):
+                detail = str(exc)
+            else:
+                detail = f"{type(exc).__name__}: {exc}"
+            raise ValueError(f"{source} is not a valid skvae model file: {detail}") from None
 
 
 class _NotAModel(Exception):
@@ -720,23 +801,108 @@ class _NewerFormat(ValueError):
     pass
 
 
-def _read_archive(archive):
+class _TorchFormat(ValueError):
+    pass
+
+
+def _check_source_type(path):
+    if isinstance(path, io.TextIOBase):
+        raise TypeError("load needs a binary file object: open the file with mode 'rb'.")
+    if isinstance(path, bytes) and b"\0" in path:
+        raise TypeError("load got bytes that look like a file's contents, not a path: "
+                        "pass io.BytesIO(data) instead.")
+    if not (hasattr(path, "read") or isinstance(path, (str, bytes, os.PathLike))):
+        raise TypeError(f"load needs a path (str or path-like) or a binary file object, "
+                        f"got {type(path).__name__}: {path!r:.80}.")
+
+
+@contextlib.contextmanager
+def _opened(path, source):
+    """The file to read: a file object as given, a path opened when it is a regular file."""
+    if hasattr(path, "read"):
+        yield path
+        return
+    # Without O_NONBLOCK, opening a FIFO would wait for a writer before it is refused.
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    descriptor = os.open(os.fspath(path), flags)
+    try:
+        _check_regular(os.fstat(descriptor), source)
+    except BaseException:
+        os.close(descriptor)
+        raise
+    with os.fdopen(descriptor, "rb") as file:
+        yield file
+
+
+#: What a path that is not a regular file is, for the message.
+_FILE_KINDS = {stat.S_IFDIR: "a directory", stat.S_IFCHR: "a character device",
+               stat.S_IFBLK: "a block device", stat.S_IFIFO: "a FIFO (named pipe)",
+               stat.S_IFSOCK: "a socket"}
+
+
+def _check_regular(status, source):
+    if not stat.S_ISREG(status.st_mode):
+        kind = _FILE_KINDS.get(stat.S_IFMT(status.st_mode), "not a regular file")
+        raise ValueError(f"{source} is {kind}; load reads models from regular files only.")
+
+
+def _checked_size(file, source):
+    """The size of the file object ``file``, refused above :data:`MAX_FILE_BYTES`."""
+    try:
+        descriptor = file.fileno()
+    except (AttributeError, OSError, ValueError):  # io.BytesIO and the like have none
+        descriptor = None
+    if descriptor is not None:
+        _check_regular(os.fstat(descriptor), source)
+    if not getattr(file, "seekable", lambda: True)():
+        raise ValueError(f"{source} is not seekable; load reads a zip archive from its "
+                         "end, so it needs a file or an io.BytesIO.")
+    position = file.tell()
+    size = file.seek(0, os.SEEK_END)
+    file.seek(position)
+    if size > MAX_FILE_BYTES:
+        raise ValueError(f"{source} holds {size} bytes, more than the {MAX_FILE_BYTES} "
+                         "a model file may hold (skvae._persistence.MAX_FILE_BYTES).")
+    return size
+
+
+def _read_archive(archive, size, allow_torch_format):
     names = archive.namelist()
     if _HEADER not in names:
         raise _NotAModel(f"it has no {_HEADER} (its entries: {sorted(names)[:5]})")
-    for info in archive.infolist():
-        if info.compress_type != zipfile.ZIP_STORED and \
-                info.file_size > _MAX_COMPRESSION_RATIO * info.compress_size + 2**20:
-            ratio = info.file_size // max(info.compress_size, 1)
-            raise ValueError(f"{info.filename} expands {ratio}-fold (a decompression bomb?)")
-    if archive.getinfo(_HEADER).file_size > _MAX_HEADER_BYTES:
-        raise ValueError(f"{_HEADER} is larger than {_MAX_HEADER_BYTES} bytes")
-    try:
-        header = json.loads(archive.read(_HEADER).decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{_HEADER} is not valid JSON ({exc})") from None
+    _check_members(archive, size)
+    header = _parse_json(_read_member(archive, _HEADER, _MAX_HEADER_BYTES), _HEADER)
     if type(header) is not dict or header.get("format") != FORMAT_NAME:
         raise _NotAModel(f"its {_HEADER} does not declare format {FORMAT_NAME!r}")
+    _check_version(header)
+    spec = header["tensors"]
+    weights_format = _choice(spec["format"], set(_WEIGHT_FILES))
+    if weights_format == "torch" and not allow_torch_format:
+        raise _TorchFormat(
+            "its tensors were written with torch.save (by skvae.save where the safetensors "
+            "package was not installed), which load reads only when asked: "
+            "load(path, allow_torch_format=True) reads them with "
+            "torch.load(weights_only=True), for files you trust. Saving the model again "
+            "with safetensors installed makes a file that loads by default."
+        )
+    member = _WEIGHT_FILES[weights_format]
+    extra = set(names) - {_HEADER, member}
+    if extra or len(names) != len(set(names)):
+        raise ValueError(f"unexpected entries {sorted(extra)} (or duplicate entries)")
+    if member not in names:
+        raise ValueError(f"the tensors ({member}) are missing")
+    expected = _manifest_signature(spec["manifest"])
+    data = _read_member(archive, member, size)
+    _check_declared_tensors(weights_format, data, expected)
+    tensors = _read_tensors(weights_format, data)
+    found = _tensor_signature(tensors)
+    if expected != found:
+        raise ValueError(f"the tensors do not match the manifest "
+                         f"({_differences(expected, found)})")
+    return header, tensors
+
+
+def _check_version(header):
     version = header.get("format_version")
     if type(version) is not int or version < 1:
         raise ValueError(f"bad format_version {version!r}")
@@ -751,28 +917,135 @@ def _read_archive(archive):
             f"This model was saved with skvae {header.get('skvae_version')!r} and is "
             f"loaded with skvae {__version__}; it may not work as before.",
             InconsistentVersionWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
-    spec = header["tensors"]
-    weights_format = _choice(spec["format"], set(_WEIGHT_FILES))
-    member = _WEIGHT_FILES[weights_format]
-    extra = set(names) - {_HEADER, member}
-    if extra or len(names) != len(set(names)):
-        raise ValueError(f"unexpected entries {sorted(extra)} (or duplicate entries)")
-    if member not in names:
-        raise ValueError(f"the tensors ({member}) are missing")
-    tensors = _read_tensors(weights_format, archive.read(member))
-    manifest = spec["manifest"]
+
+
+def _check_members(archive, size):
+    """A ValueError unless every member is stored as it is, within ``size`` bytes in all."""
+    claimed = 0
+    for info in archive.infolist():
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise ValueError(f"{info.filename} is compressed; skvae writes its members "
+                             "uncompressed, and a compressed one can expand far beyond "
+                             "the file (a decompression bomb)")
+        claimed += max(info.file_size, info.compress_size)
+    if claimed > size:
+        raise ValueError(f"its members claim {claimed} bytes, more than the file's {size}")
+
+
+def _read_member(archive, name, limit):
+    """The bytes of member ``name``, refused beyond ``limit`` bytes, whatever it claims."""
+    if archive.getinfo(name).file_size > limit:
+        raise ValueError(f"{name} is larger than {limit} bytes")
+    with archive.open(name) as member:
+        data = member.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{name} is larger than {limit} bytes")
+    return data
+
+
+def _check_json_bounds(raw, what):
+    """A ValueError when the JSON bytes ``raw`` could cost too much memory parsed."""
+    if len(raw) > _MAX_HEADER_BYTES:
+        raise ValueError(f"{what} is larger than {_MAX_HEADER_BYTES} bytes")
+    # Counted in the raw bytes, brackets inside strings too: it errs on the safe side.
+    if raw.count(b"[") + raw.count(b"{") > _MAX_JSON_CONTAINERS:
+        raise ValueError(f"{what} holds more than {_MAX_JSON_CONTAINERS} JSON lists and "
+                         "objects")
+
+
+def _parse_json(raw, what):
+    """JSON within the bounds of :func:`_check_json_bounds`, parsed."""
+    _check_json_bounds(raw, what)
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise ValueError(f"{what} is not valid JSON ({exc})") from None
+
+
+def _manifest_signature(manifest):
+    """``{name: (dtype, shape)}`` of the header's manifest, each entry checked."""
     if type(manifest) is not dict:
         raise ValueError("the tensor manifest is not a mapping")
-    expected = {k: (v["dtype"], tuple(_list(v["shape"]))) for k, v in manifest.items()}
-    found = _tensor_signature(tensors)
-    if expected != found:
-        wrong = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
-        details = ", ".join(f"{k}: expected {expected.get(k)}, found {found.get(k)}"
-                            for k in wrong[:3])
-        raise ValueError(f"the tensors do not match the manifest ({details})")
-    return header, tensors
+    signature = {}
+    for name, entry in manifest.items():
+        if type(entry) is not dict:
+            raise ValueError(f"bad manifest entry {name!r}")
+        signature[name] = (_choice(entry["dtype"], set(_TENSOR_DTYPES)),
+                           _sizes(entry["shape"], f"tensor {name!r}"))
+    return signature
+
+
+def _sizes(shape, what):
+    shape = tuple(_list(shape))
+    if not all(type(n) is int and n >= 0 for n in shape):
+        raise ValueError(f"bad shape {list(shape)} of {what}")
+    return shape
+
+
+def _n_bytes(signature):
+    return sum(math.prod(shape) * _TENSOR_DTYPES[dtype].itemsize
+               for dtype, shape in signature.values())
+
+
+def _differences(expected, found):
+    wrong = sorted(k for k in set(expected) | set(found) if expected.get(k) != found.get(k))
+    return ", ".join(f"{k}: expected {expected.get(k)}, found {found.get(k)}"
+                     for k in wrong[:3])
+
+
+def _check_declared_tensors(weights_format, data, expected):
+    """A ValueError unless the tensor file declares the manifest's tensors and holds
+    their bytes, checked from its index alone, before any tensor is made."""
+    if weights_format == "safetensors":
+        declared = _safetensors_signature(data)
+        if declared != expected:
+            raise ValueError(f"the tensors do not match the manifest "
+                             f"({_differences(expected, declared)})")
+        return
+    # torch.save's zip format reads each storage from a member of its own; the legacy
+    # format allocates storages of the size it declares before reading them.
+    if not data.startswith(b"PK\x03\x04"):
+        raise ValueError("the tensors are not in torch's zip format")
+    if _n_bytes(expected) > len(data):
+        raise ValueError(f"the manifest's tensors need {_n_bytes(expected)} bytes, the "
+                         f"tensor file holds {len(data)}")
+    with zipfile.ZipFile(io.BytesIO(data)) as inner:
+        _check_members(inner, len(data))
+
+
+#: safetensors' dtype names, for the dtypes skvae stores.
+_SAFETENSORS_DTYPES = {"F16": "float16", "BF16": "bfloat16", "F32": "float32",
+                       "F64": "float64", "I8": "int8", "I16": "int16", "I32": "int32",
+                       "I64": "int64", "U8": "uint8", "BOOL": "bool"}
+
+
+def _safetensors_signature(data):
+    """``{name: (dtype, shape)}`` a safetensors file declares, each checked to lie
+    within the file (its 8-byte length, its JSON index, then the tensors' bytes)."""
+    length = int.from_bytes(data[:8], "little")
+    if len(data) < 8 or length > min(len(data) - 8, _MAX_HEADER_BYTES):
+        raise ValueError("the tensors are not a valid safetensors file (bad index length)")
+    index = _parse_json(data[8 : 8 + length], "the safetensors index")
+    if type(index) is not dict:
+        raise ValueError("the safetensors index is not a mapping")
+    index.pop("__metadata__", None)
+    signature, room = {}, len(data) - 8 - length
+    for name, entry in index.items():
+        if type(entry) is not dict or entry.get("dtype") not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"bad safetensors entry {name!r}")
+        dtype = _SAFETENSORS_DTYPES[entry["dtype"]]
+        shape = _sizes(entry["shape"], f"tensor {name!r}")
+        offsets = _list(entry["data_offsets"])
+        if not (len(offsets) == 2 and all(type(n) is int for n in offsets)
+                and 0 <= offsets[0] <= offsets[1] <= room
+                and offsets[1] - offsets[0]
+                == math.prod(shape) * _TENSOR_DTYPES[dtype].itemsize):
+            raise ValueError(f"the safetensors entry {name!r} claims bytes the file does "
+                             "not hold")
+        signature[name] = (dtype, shape)
+    return signature
 
 
 def _read_tensors(weights_format, data):
@@ -819,13 +1092,19 @@ def _rebuild(header, tensors):
         estimator._validate_params()
     except ValueError as exc:
         raise ValueError(f"invalid parameters: {' '.join(str(exc).split())}") from None
+    if not (isinstance(estimator.device, str) and estimator.device == "auto"):
+        check_device_type(estimator.device, "device")
 
     attributes = header["attributes"]
     if type(attributes) is not dict:
         raise ValueError("attributes is not a mapping")
+    fitted = cls._fitted_attributes | (_VERSION_1_ATTRIBUTES
+                                       if header["format_version"] == 1 else set())
     modules = {}
     for attr, node in attributes.items():
         _check_attribute_name(cls, attr)
+        if attr not in fitted:
+            raise ValueError(f"attribute {attr!r} is not a fitted attribute of {name}")
         if attr in known:
             raise ValueError(f"attribute {attr!r} clashes with a parameter")
         if type(node) is dict and node.get("type") == "module":
@@ -846,6 +1125,10 @@ def _rebuild(header, tensors):
     # The version was checked against the header already.
     estimator.__setstate__({**vars(estimator), "_skvae_version": __version__})
     return estimator
+
+
+#: Attributes of format version 1 that :func:`_upgrade_version_1` replaces.
+_VERSION_1_ATTRIBUTES = frozenset({"_x_loc", "_x_scale"})
 
 
 def _upgrade_version_1(estimator):
@@ -906,9 +1189,13 @@ def _decode_module(estimator, attr, node, decoder):
 
 
 def _check_fitted_state(estimator):
-    """Fitted values that must agree with the module: standardisation, optimiser state."""
+    """Fitted values that must agree with the module: device, standardisation, sizes,
+    classes, optimiser state."""
     if "module_" not in vars(estimator):
         return
+    if type(vars(estimator).get("_device")) is not torch.device:
+        raise ValueError("the fitted device (_device) is not a torch device")
+    _check_sizes_agree(estimator)
     n_columns = estimator._module_config["n_features"]
     standardizer = getattr(estimator, "_standardizer", None)
     if type(standardizer) is not Standardizer or standardizer.loc.shape != (n_columns,):
@@ -917,6 +1204,36 @@ def _check_fitted_state(estimator):
         raise ValueError(f"_n_columns is {estimator._n_columns}, the model has {n_columns}")
     _check_optimizer_state(getattr(estimator, "_optimizer_state", None),
                            list(estimator.module_.parameters()))
+
+
+def _check_sizes_agree(estimator):
+    """The input width, column names, table schema and classes fit the module."""
+    config = estimator._module_config
+    schema = vars(estimator).get("_schema")
+    n_inputs = config["n_features"]
+    if schema is not None:
+        if type(schema) is not TableSchema or sum(w for _, w in schema.blocks) != n_inputs:
+            raise ValueError(f"the table schema does not encode the model's {n_inputs} "
+                             "columns")
+        if estimator.likelihood_ != MixedLikelihood(schema.blocks):
+            raise ValueError("the likelihood does not match the table schema")
+        n_inputs = len(schema.columns)
+    if type(vars(estimator).get("n_features_in_")) is not int \
+            or estimator.n_features_in_ != n_inputs:
+        raise ValueError(f"n_features_in_ is {vars(estimator).get('n_features_in_')!r}, "
+                         f"the model reads {n_inputs} columns")
+    names = vars(estimator).get("feature_names_in_")
+    if names is not None and not (type(names) is np.ndarray and names.shape == (n_inputs,)):
+        raise ValueError(f"feature_names_in_ does not name the model's {n_inputs} columns")
+    n_classes = config.get("n_classes", config.get("n_conditions", 0))
+    classes = vars(estimator).get("classes_")
+    if (classes is None and n_classes) or (classes is not None and not (
+            type(classes) is np.ndarray and classes.shape == (n_classes,))):
+        raise ValueError(f"classes_ does not hold the model's {n_classes} classes")
+    prior = vars(estimator).get("class_prior_")
+    if prior is not None and not (type(prior) is np.ndarray and prior.shape == (n_classes,)
+                                  and np.all(prior >= 0) and np.isclose(prior.sum(), 1)):
+        raise ValueError(f"class_prior_ is not a distribution over {n_classes} classes")
 
 
 #: Adam's per-parameter tensors, shaped like the parameter.

@@ -17,8 +17,10 @@ from sklearn.utils.validation import check_array
 from ._sklearn_compat import validate_data
 from .exceptions import NonFiniteLossError
 
+#: Fragments of the errors numpy, pandas and scikit-learn raise for values that are not
+#: numbers ("Cannot cast": pandas converting a categorical column of strings).
 _NOT_NUMERIC = ("could not convert", "argument must be", "is not compatible with arrays of",
-                "Unable to convert")
+                "Unable to convert", "Cannot cast")
 
 
 def _column_label(column, names=None):
@@ -49,6 +51,21 @@ def _first_not_a_number(X):
     return None
 
 
+def _first_temporal_column(X):
+    """(position, name, dtype) of the first datetime or timedelta column of a DataFrame.
+
+    numpy refuses to promote such a column to float with a message that names neither
+    the column nor its dtype; None when X has no such column or is no DataFrame.
+    """
+    dtypes = getattr(X, "dtypes", None)
+    if dtypes is None or isinstance(dtypes, np.dtype):
+        return None
+    for position, (name, dtype) in enumerate(dtypes.items()):
+        if getattr(dtype, "kind", "") in ("M", "m"):
+            return position, name, dtype
+    return None
+
+
 def _is_complex(X):
     dtypes = getattr(X, "dtypes", None)
     if dtypes is not None and not isinstance(dtypes, np.dtype):  # a DataFrame
@@ -73,6 +90,15 @@ def _explain_conversion_error(exc, X, input_name, owner):
         raise ValueError(
             f"Complex data not supported: {input_name} holds complex numbers; {owner} "
             f"needs real ones (pass {input_name}.real or np.abs({input_name}))."
+        ) from None
+    temporal = _first_temporal_column(X)
+    if temporal is not None:
+        position, name, dtype = temporal
+        raise ValueError(
+            f"{input_name} column {position} ({name!r}) holds {dtype} values, which are not "
+            f"numbers. {owner} models numeric data: convert the column to numbers first "
+            "(e.g. seconds since a start date), or use VAEGenerator on a DataFrame, which "
+            "models dates and durations."
         ) from None
     if any(text in message for text in _NOT_NUMERIC):
         where = _first_not_a_number(X)
@@ -139,6 +165,10 @@ def validated_latent(estimator, X):
         _explain_conversion_error(exc, X, "X", owner)
         raise
     check_finite(Z, "X", f"{owner}.inverse_transform", data=False)
+    if not Z.flags.writeable:
+        # The rows become tensors sharing their memory, and torch warns about
+        # read-only arrays (pandas hands them out under copy-on-write).
+        Z = Z.copy()
     n_components = estimator.module_.n_components  # fitted, whatever set_params did since
     if Z.shape[1] != n_components:
         raise ValueError(

@@ -114,6 +114,32 @@ def fit(name, data, **params):
     return estimator.fit(data, *labels)
 
 
+# ------------------------------------------------------------------ parameters
+@pytest.mark.parametrize("device", ["meta", "xla", "lazy", torch.device("meta")])
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_devices_skvae_cannot_compute_on_are_refused(name, device):
+    with pytest.raises(ValueError, match=r"is not a device skvae can compute on; it accepts "
+                                         r"\"auto\", \"cpu\", \"cuda\", \"cuda:N\", \"mps\""):
+        fit(name, X, device=device)
+
+
+@pytest.mark.parametrize("param", ["n_components", "max_iter", "n_iter_no_change",
+                                   "batch_size"])
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_a_bool_is_not_a_count(name, param):
+    with pytest.raises(ValueError, match=rf"'{param}' parameter .* must be .*an int \(not a "
+                                         r"bool\) in the range \[1, inf\)\. Got True"):
+        fit(name, X, **{param: True})
+
+
+@pytest.mark.parametrize("sizes", [(True,), (8, False), [np.True_]])
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_a_bool_is_not_a_layer_size(name, sizes):
+    with pytest.raises(ValueError, match=r"hidden_layer_sizes must hold positive integers "
+                                         r"\(a bool is not a size\)"):
+        fit(name, X, hidden_layer_sizes=sizes)
+
+
 # ------------------------------------------------------------------ fit input
 FIT_CASES = [
     ("nan", with_value(X, 2, 1, np.nan), ValueError,
@@ -283,6 +309,43 @@ def test_numpy_integer_counts_are_accepted(transformer):
     assert transformer.sample(np.int64(3), random_state=0).shape == (3, 3)
 
 
+FRAME = pd.DataFrame(X, columns=["a", "b", "c"])
+
+FRAME_FIT_CASES = [
+    ("bool-and-category", FRAME.assign(flag=X[:, 0] > 0, c=pd.Categorical(["a"] * 30)),
+     r"X row 0, column 2 \('c'\) holds 'a', which is not a number"),
+    ("Int64-and-category", FRAME.assign(n=pd.array(np.arange(30), dtype="Int64"),
+                                        c=pd.Categorical(["a"] * 30)),
+     r"X row 0, column 2 \('c'\) holds 'a', which is not a number"),
+    ("datetime", FRAME.assign(when=pd.date_range("2020-01-01", periods=30)),
+     r"X column 3 \('when'\) holds datetime64\[\w+\] values, which are not numbers"),
+    ("bool-and-datetime", FRAME.assign(flag=X[:, 0] > 0,
+                                       when=pd.date_range("2020-01-01", periods=30)),
+     r"X column 4 \('when'\) holds datetime64\[\w+\] values"),
+    ("timedelta", FRAME.assign(took=pd.to_timedelta(np.arange(30), unit="s")),
+     r"X column 3 \('took'\) holds timedelta64\[\w+\] values"),
+]
+
+
+@pytest.mark.parametrize("frame, match", [case[1:] for case in FRAME_FIT_CASES],
+                         ids=[case[0] for case in FRAME_FIT_CASES])
+@pytest.mark.parametrize("name", ["VAETransformer", "VAEClassifier"])
+def test_dataframe_columns_that_are_not_numbers_are_named(name, frame, match):
+    with pytest.raises(ValueError, match=match):
+        fit(name, frame)
+
+
+@pytest.mark.parametrize("name", ["transformer", "generator", "conditional"])
+def test_inverse_transform_of_a_dataframe_gives_no_warning(request, name):
+    model = request.getfixturevalue(name)
+    latent = pd.DataFrame(model.transform(X) if name != "conditional"
+                          else model.transform(X, Y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = model.inverse_transform(latent)
+    assert out.shape == X.shape
+
+
 # -------------------------------------------------------------------- labels
 GENERATOR_Y_CASES = [
     ("nan", np.where(np.arange(30) == 3, np.nan, Y), r"y holds nan at row 3"),
@@ -301,6 +364,19 @@ GENERATOR_Y_CASES = [
 def test_generator_refuses_bad_labels(y, match):
     with pytest.raises(ValueError, match=match):
         VAEGenerator(**TINY).fit(X, y)
+
+
+@pytest.mark.parametrize("label", [1, np.int64(1), np.array(1)])
+def test_conditional_sample_takes_one_label_for_every_row(conditional, label):
+    rows, labels = conditional.sample(3, y=label, random_state=0)
+    assert labels.tolist() == [1, 1, 1]
+    assert np.array_equal(rows, conditional.sample(3, y=[1, 1, 1], random_state=0)[0])
+
+
+def test_conditional_table_sample_takes_one_string_label():
+    model = VAEGenerator(**TINY).fit(TABLE, np.array(["u", "v"] * 15))
+    rows, labels = model.sample(4, y="v", random_state=0)
+    assert labels.tolist() == ["v"] * 4 and rows.shape == (4, 3)
 
 
 def test_conditional_generator_errors(conditional, generator):
@@ -326,6 +402,8 @@ CLASSIFIER_Y_CASES = [
     ("missing", None, r"requires y to be passed"),
     ("all-unlabeled", np.full(30, -1), r"no labeled rows"),
     ("string-minus-one", np.where(Y == 1, "cat", "-1"), r"string array holding '-1'"),
+    ("object-string-minus-one", np.where(Y == 1, "cat", "-1").astype(object),
+     r"y holds the string '-1' at row 0; unlabeled rows take the integer -1"),
 ]
 
 
@@ -654,7 +732,8 @@ def test_the_docs_table_finds_every_bad_input_handled():
     outcomes = {row[3] for row in rows}
     assert {"ValueError", "TypeError"} <= outcomes
     assert all(o in ("ValueError", "TypeError", "NonFiniteLossError", "FileNotFoundError",
-                     "IsADirectoryError") or o.startswith(("accepted", "exit "))
+                     "IsADirectoryError", "InvalidParameterError")
+               or o.startswith(("accepted", "exit "))
                for o in outcomes), outcomes
 
 

@@ -75,3 +75,14 @@ def test_docs_build_and_gallery_figures(tmp_path):
     parts = (html / "user_guide" / "parts.html").read_text(encoding="utf-8")
     for name in [*LIKELIHOODS, *PRIORS]:
         assert f"&quot;{name}&quot;" in parts or f'"{name}"' in parts, name
+
+
+def test_the_docs_say_what_is_reproducible_where():
+    # Same seed, machine and torch build: bitwise; elsewhere: the same distribution of
+    # results, not numbers that agree to floating-point accuracy.
+    text = " ".join((DOCS / "user_guide" / "practical.rst").read_text().split())
+    assert "agree to floating-point accuracy" not in text
+    section = text[text.index("What is reproducible where"):]
+    section = section[: section.index(".. _devices:")]
+    assert "same machine with the same PyTorch build" in section
+    assert "bit for bit" in section and "the same distribution, not the same numbers" in section

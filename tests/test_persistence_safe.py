@@ -122,10 +122,9 @@ def test_unfitted_estimator_round_trips(tmp_path):
     assert not hasattr(loaded, "module_")
 
 
-def test_attributes_are_walked_generically(data, tmp_path):
-    # A fitted attribute the format's code has never heard of is stored by its type.
-    est = VAETransformer(**FAST).fit(data)
-    est.extra_ = {
+def test_values_are_stored_by_their_type():
+    # Attribute values are encoded by type, not by a hand-kept list per attribute.
+    value = {
         "tuple": (1, 2.5, None, True, "s"),
         7: [float("nan"), float("-inf")],
         "uint32": np.arange(4, dtype=np.uint32),
@@ -134,8 +133,10 @@ def test_attributes_are_walked_generically(data, tmp_path):
         "tensor": torch.arange(3.0),
         "device": torch.device("cpu"),
     }
-    extra = round_trip(est, tmp_path).extra_
-    assert extra.keys() == est.extra_.keys()
+    encoder = _persistence._Encoder()
+    node = json.loads(json.dumps(encoder.encode(value, "extra_")))
+    extra = _persistence._Decoder(encoder.tensors).decode(node)
+    assert extra.keys() == value.keys()
     assert extra["tuple"] == (1, 2.5, None, True, "s")
     assert np.isnan(extra[7][0]) and extra[7][1] == float("-inf")
     assert extra["uint32"].dtype == np.uint32 and extra["uint32"].tolist() == [0, 1, 2, 3]
@@ -166,10 +167,13 @@ def test_file_object_round_trip(data):
 def test_torch_fallback_without_safetensors(data, tmp_path, monkeypatch):
     est = VAETransformer(**FAST).partial_fit(data)
     monkeypatch.setattr(_persistence, "_import_safetensors", lambda: None)
-    loaded = round_trip(est, tmp_path)
+    with pytest.warns(UserWarning, match=r"load\(path, allow_torch_format=True\)"):
+        save(est, tmp_path / "model.skvae")
     with zipfile.ZipFile(tmp_path / "model.skvae") as archive:
         assert sorted(archive.namelist()) == ["skvae.json", "tensors.pt"]
-    assert_same_model(loaded, est, data)
+    with pytest.raises(ValueError, match="allow_torch_format=True"):
+        load(tmp_path / "model.skvae")
+    assert_same_model(load(tmp_path / "model.skvae", allow_torch_format=True), est, data)
 
 
 def test_safetensors_file_needs_safetensors(model_file, monkeypatch):
@@ -230,12 +234,12 @@ def test_configured_part_round_trips(data, tmp_path):
 
 def test_save_fails_loudly_on_an_unknown_attribute_type(data, tmp_path):
     est = VAETransformer(**FAST).fit(data)
-    est.mystery_ = object()
-    with pytest.raises(ValueError, match="Cannot save 'mystery_'.*builtins.object"):
+    est.best_loss_ = object()
+    with pytest.raises(ValueError, match="Cannot save 'best_loss_'.*builtins.object"):
         save(est, tmp_path / "m.skvae")
     assert not (tmp_path / "m.skvae").exists()
-    est.mystery_ = {"deep": [1, {"x": 1j}]}
-    with pytest.raises(ValueError, match="mystery_/deep/1/x"):
+    est.best_loss_ = {"deep": [1, {"x": 1j}]}
+    with pytest.raises(ValueError, match="best_loss_/deep/1/x"):
         save(est, tmp_path / "m.skvae")
 
 
@@ -308,11 +312,13 @@ def _malicious_files(model_file, marker, folder):
 
 @pytest.mark.parametrize("kind", ["pickle", "torch_save", "zip_torch_payload",
                                   "zip_safetensors_payload", "zip_extra_member"])
-def test_malicious_pickle_is_rejected_without_running(kind, model_file, tmp_path):
+@pytest.mark.parametrize("allow_torch_format", [False, True])
+def test_malicious_pickle_is_rejected_without_running(kind, allow_torch_format, model_file,
+                                                      tmp_path):
     marker = tmp_path / "ran"
     path = _malicious_files(model_file, marker, tmp_path)[kind]
-    with pytest.raises(ValueError, match="skvae model file"):
-        load(path)
+    with pytest.raises(ValueError, match="skvae model file|allow_torch_format=True"):
+        load(path, allow_torch_format=allow_torch_format)
     assert not marker.exists()
 
 
@@ -375,8 +381,10 @@ def _set_manifest(header, key, shape):
                                                       "name": "normal",
                                                       "config": {"evil": 1}}}),
          None, "takes no arguments|unexpected keyword"),
-        (lambda h: h["attributes"].update({"x_": {"type": "pickle", "data": "gASV"}}),
+        (lambda h: h["attributes"].update({"loss_curve_": {"type": "pickle",
+                                                           "data": "gASV"}}),
          None, "unknown value type 'pickle'"),
+        (lambda h: h["attributes"].update({"x_": 1}), None, "'x_' is not a fitted attribute"),
         (lambda h: h["attributes"].update({"__class__": 1}), None, "not allowed"),
         (lambda h: h["attributes"].update({"transform": 1}), None, "not allowed"),
         (lambda h: h["params"].update({"evil": 1}), None, "unknown parameters"),

@@ -100,6 +100,15 @@ LATENT_INPUTS = [
     ("huge float32 latent values, 1e38", np.full((3, 2), 1e38, dtype=np.float32)),
 ]
 
+#: Parameters no fit can use: (label, set_params arguments).
+PARAMETER_INPUTS = [
+    ("device='meta'", dict(device="meta")),
+    ("device='xla'", dict(device="xla")),
+    ("device='lazy'", dict(device="lazy")),
+    ("n_components=True", dict(n_components=True)),
+    ("hidden_layer_sizes=(True,)", dict(hidden_layer_sizes=(True,))),
+]
+
 COUNT_INPUTS = [("n_samples=0", 0), ("n_samples=-1", -1), ("n_samples=2.5", 2.5),
                 ("n_samples='3'", "3"), ("n_samples=True", True), ("n_samples=None", None)]
 
@@ -229,6 +238,8 @@ def _check_array_estimator(label, make, data, y=None, likelihood_cases=()):
     """Every input against fit, partial_fit and the methods of a fitted model."""
     fit_args = () if y is None else (y,)
     model = _fitted(make, data, *fit_args)
+    for case, params in PARAMETER_INPUTS:
+        attempt(case, label, "fit", lambda: make().set_params(**params).fit(data, *fit_args))
     for case, bad in DATA_INPUTS:
         n = bad.shape[0] if hasattr(bad, "shape") and len(bad.shape) else 0
         labels = () if y is None else (Y[:n] if n <= len(Y) else np.resize(Y, n),)
@@ -307,6 +318,14 @@ def transformer_cases():
                 method, _bound(model, method, X))
     attempt("string column in a DataFrame", "VAETransformer", "fit",
             lambda: make().fit(frame.assign(b=["x"] * 30)))
+    attempt("bool column beside a categorical column of strings", "VAETransformer", "fit",
+            lambda: make().fit(frame.assign(flag=X[:, 0] > 0,
+                                            c=pd.Categorical(["a"] * 30))))
+    attempt("datetime column in a DataFrame", "VAETransformer", "fit",
+            lambda: make().fit(frame.assign(when=pd.date_range("2020-01-01", periods=30))))
+    latent = pd.DataFrame(model.transform(frame))
+    attempt("latent rows as a DataFrame", "VAETransformer", "inverse_transform",
+            lambda: model.inverse_transform(latent))
 
 
 def generator_array_cases():
@@ -333,6 +352,8 @@ def generator_array_cases():
             lambda: unconditional.transform(X, Y))
     attempt("y for a model fitted without y", where, "sample",
             lambda: unconditional.sample(2, y=[0, 1]))
+    attempt("one label for every row drawn, y=1", where, "sample",
+            lambda: conditional.sample(3, y=1))
     attempt("no y for a model fitted with y", where, "partial_fit",
             lambda: _clone(conditional).partial_fit(X))
     attempt("log_likelihood of a model fitted with y", where, "log_likelihood",
@@ -414,6 +435,8 @@ def classifier_cases():
                     ("no y", None),
                     ("every row unlabeled (-1)", np.full(30, -1)),
                     ("string labels holding '-1'", np.where(Y == 1, "cat", "-1")),
+                    ("the string '-1' in an object array of labels",
+                     np.where(Y == 1, "cat", "-1").astype(object)),
                     ("a single class", np.zeros(30, dtype=int))]:
         attempt(case, where, "fit", lambda: make().fit(X, y))
     model = _fitted(make, X, Y)
@@ -439,10 +462,28 @@ def load_cases(folder):
     key = next(k for k in sorted(tensors) if k.startswith("module_/"))
     _rezip("nan_weights.skvae", header,
            {**tensors, key: torch.full_like(tensors[key], float("nan"))})
+    _rezip("wide_strings.skvae", _with_attribute(header, "feature_names_in_", {
+        "type": "ndarray_str", "dtype": "<U400000000", "shape": [1], "values": ["a"]}),
+        tensors)
+    _rezip("meta_device.skvae", _with_attribute(header, "_device", {
+        "type": "device", "value": "meta"}), tensors)
+    _rezip("extra_attribute.skvae", _with_attribute(header, "extra_", 1), tensors)
+    manifest = json.loads(json.dumps(header))
+    manifest["tensors"]["manifest"][key]["shape"] = [2**31]
+    _rezip("huge_manifest.skvae", manifest, tensors)
+    _rezip("torch_format.skvae", {**header, "tensors": {**header["tensors"],
+                                                        "format": "torch"}}, tensors)
     os.mkdir("a_folder")
     cases = [
         ("no such file", "missing.skvae"),
         ("a folder", "a_folder"),
+        ("a device, /dev/zero", "/dev/zero"),
+        ("a string array of dtype '<U400000000' (a tampered file)", "wide_strings.skvae"),
+        ("_device='meta' (a tampered file)", "meta_device.skvae"),
+        ("an attribute the class does not have (a tampered file)", "extra_attribute.skvae"),
+        ("a 2**31-element tensor in the manifest (a tampered file)", "huge_manifest.skvae"),
+        ("tensors written by torch.save, without allow_torch_format=True",
+         "torch_format.skvae"),
         ("an empty file", "empty.skvae"),
         ("a truncated model file", "truncated.skvae"),
         ("a pickle", "model.pkl"),
@@ -457,6 +498,10 @@ def load_cases(folder):
         attempt(case, where, "load", lambda: load(path))
     with open("model.skvae") as text:
         attempt("a file opened in text mode", where, "load", lambda: load(text))
+
+
+def _with_attribute(header, name, node):
+    return {**header, "attributes": {**header["attributes"], name: node}}
 
 
 def _unzip(name):
