@@ -489,7 +489,7 @@ def save(estimator, path):
         arguments (e.g. ``VampPrior(n_pseudo_inputs=20)``), in the types listed below.
         A :class:`~sklearn.pipeline.Pipeline` is stored step by step: skvae steps in
         this format, other scikit-learn steps through ``skops.io`` (which must be
-        installed; see :mod:`skvae._pipeline_persistence`).
+        installed; see :ref:`persistence`).
     path : str or path-like or binary file object
         Where to write; ``.skvae`` is the customary extension. A path is written
         atomically (a temporary file in the same folder, then renamed).
