@@ -51,6 +51,7 @@ import zipfile
 import numpy as np
 import sklearn
 import torch
+from sklearn.pipeline import Pipeline
 
 from ._classifier import VAEClassifier
 from ._device import check_device_type
@@ -80,6 +81,8 @@ FORMAT_NAME = "skvae-model"
 FORMAT_VERSION = 2
 
 _HEADER = "skvae.json"
+#: The header of a Pipeline's file (see :mod:`skvae._pipeline_persistence`).
+_PIPELINE_HEADER = "pipeline.json"
 _SAFETENSORS = "tensors.safetensors"
 _TORCH = "tensors.pt"
 _WEIGHT_FILES = {"safetensors": _SAFETENSORS, "torch": _TORCH}
@@ -520,7 +523,7 @@ def _tensor_signature(tensors):
 
 # ------------------------------------------------------------------------------ save
 def save(estimator, path):
-    """Save a VAETransformer, VAEGenerator or VAEClassifier to a file that loads without running code.
+    """Save a skvae estimator, or a Pipeline holding some, to a file that loads safely.
 
     The file is a zip archive holding a JSON header (class, parameters, fitted
     attributes, versions) and the tensors in the safetensors format (or, when the
@@ -530,10 +533,13 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : VAETransformer, VAEGenerator or VAEClassifier
+    estimator : VAETransformer, VAEGenerator, VAEClassifier or Pipeline
         Fitted or not. Its likelihood, prior and posterior must be registry names or
         instances of registered classes whose attributes are their constructor
         arguments (e.g. ``VampPrior(n_pseudo_inputs=20)``), in the types listed below.
+        A :class:`~sklearn.pipeline.Pipeline` is stored step by step: skvae steps in
+        this format, other scikit-learn steps through ``skops.io`` (which must be
+        installed; see :ref:`persistence`).
     path : str or path-like or binary file object
         Where to write; ``.skvae`` is the customary extension. A path is written
         atomically (a temporary file in the same folder, then renamed).
@@ -569,10 +575,16 @@ def save(estimator, path):
     True
     """
     cls = type(estimator)
+    if isinstance(estimator, Pipeline):
+        from ._pipeline_persistence import pipeline_members
+
+        _write_zip(path, pipeline_members(estimator))
+        return
     if _CLASSES.get(cls.__name__) is not cls:
         raise ValueError(
-            f"save supports {sorted(_CLASSES)}, not {cls.__module__}.{cls.__qualname__}; "
-            "use pickle or joblib for other estimators."
+            f"save supports {sorted(_CLASSES)} and Pipelines of them, not "
+            f"{cls.__module__}.{cls.__qualname__}; use pickle or joblib for other "
+            "estimators."
         )
     params = estimator.get_params(deep=False)
     # The estimator's own pickling state: what it considers worth keeping, with the
@@ -718,7 +730,7 @@ def load(path, *, allow_torch_format=False):
 
     Returns
     -------
-    estimator : VAETransformer, VAEGenerator or VAEClassifier
+    estimator : VAETransformer, VAEGenerator, VAEClassifier or Pipeline
         With the saved parameters, weights, standardisation, random number generator
         and optimiser state: it transforms, scores and samples bitwise like the saved
         one, and ``partial_fit`` continues as it would have. It is put on the device it
@@ -775,6 +787,10 @@ def load(path, *, allow_torch_format=False):
             ) from None
         try:
             with archive:
+                if _PIPELINE_HEADER in archive.namelist():
+                    from ._pipeline_persistence import load_pipeline
+
+                    return load_pipeline(archive, size, allow_torch_format)
                 header, tensors = _read_archive(archive, size, allow_torch_format)
                 return _rebuild(header, tensors)
         except _NotAModel as exc:

@@ -13,9 +13,13 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from sklearn.datasets import load_digits  # noqa: E402
+from sklearn.decomposition import PCA  # noqa: E402
 from sklearn.exceptions import ConvergenceWarning, NotFittedError  # noqa: E402
+from sklearn.linear_model import LogisticRegression  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import Normalizer, StandardScaler  # noqa: E402
 
-from skvae import VAETransformer  # noqa: E402
+from skvae import VAEClassifier, VAEGenerator, VAETransformer  # noqa: E402
 from skvae.plotting import (  # noqa: E402
     LatentSpaceDisplay,
     LatentTraversalDisplay,
@@ -155,18 +159,34 @@ def test_reconstruction_custom_image_shape(vae, digits):
     np.testing.assert_array_equal(disp.artists_[0, 1].get_array(), X[1].reshape(4, 16))
 
 
-def test_reconstruction_non_square_rows_are_lines():
-    X = np.random.RandomState(0).normal(size=(60, 5))
+def test_reconstruction_of_a_few_columns_gets_a_panel_per_column():
+    X = np.random.RandomState(0).normal(size=(60, 5)) * [1.0, 1.0, 1000.0, 1.0, 1.0]
     est = _fit(X, n_components=2)
     disp = ReconstructionDisplay.from_estimator(est, X, n_images=4)
-    assert len(disp.ax_.images) == 0
-    assert disp.artists_.shape == (2, 4)
-    assert all(isinstance(a, Line2D) for a in disp.artists_.ravel())
-    assert all(len(a.get_xdata()) == 5 for a in disp.artists_.ravel())
-    # Within a row of cells, the higher the value the higher the point (y is inverted).
-    for row, data in zip(disp.artists_, [X[:4], est.inverse_transform(est.transform(X[:4]))]):
-        for line, values in zip(row, data):
-            assert np.array_equal(np.argsort(-line.get_ydata()), np.argsort(values))
+    assert len(disp.ax_.images) == 0 and disp.axes_.size >= 5
+    assert list(disp.artists_) == ["x0", "x1", "x2", "x3", "x4"]
+    X_rec = est.inverse_transform(est.transform(X[:4]))
+    for j, (inputs, reconstructed) in enumerate(disp.artists_.values()):
+        np.testing.assert_allclose(inputs.get_offsets()[:, 1], X[:4, j])
+        np.testing.assert_allclose(reconstructed.get_offsets()[:, 1], X_rec[:, j])
+        # Each panel has its own scale: the large column flattens no other.
+        low, high = inputs.axes.get_ylim()
+        assert high - low < 10 * np.ptp(np.r_[X[:4, j], X_rec[:, j]]) + 1e-9
+    assert disp.legend_ is not None
+    assert [t.get_text() for t in disp.legend_.get_texts()] == ["input", "reconstruction"]
+
+
+def test_wide_non_image_rows_are_standardised_lines():
+    X = np.random.RandomState(0).normal(size=(60, 30))
+    X[:, 0] *= 1000.0  # one large feature
+    est = _fit(X, n_components=2)
+    disp = SampleGridDisplay.from_estimator(est, n_samples=4, random_state=0)
+    assert disp.axes_ is None and "standardised" in disp.ax_.get_title()
+    lines = [a for a in disp.artists_.ravel() if a is not None]
+    assert all(isinstance(a, Line2D) and len(a.get_xdata()) == 30 for a in lines)
+    # Standardised, the large feature spans no more than the others.
+    spans = np.ptp([line.get_ydata() for line in lines], axis=0)
+    assert spans[0] <= 2 * np.median(spans[1:])
 
 
 @pytest.mark.parametrize(
@@ -348,3 +368,160 @@ def test_missing_matplotlib_names_the_plots_extra():
     assert result.returncode == 0, result.stderr
     assert "LossCurveDisplay.plot requires matplotlib" in result.stdout
     assert "pip install skvae[plots]" in result.stdout
+
+
+# ------------------------------------------------------- pipelines, tables, classifiers
+DISPLAYS = ["latent", "reconstruction", "samples", "traversal", "loss"]
+
+
+def _fitted(estimator, X, y=None):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return estimator.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def wide_scale():
+    """Five columns, one of them a thousand times larger than the others."""
+    X = np.random.RandomState(0).normal(size=(80, 5)) * [1.0, 2.0, 1000.0, 1.0, 0.5]
+    return X, (X[:, 0] > 0).astype(int)
+
+
+@pytest.fixture(scope="module")
+def pipeline(wide_scale):
+    X, y = wide_scale
+    return _fitted(make_pipeline(StandardScaler(), VAETransformer(**TINY),
+                                 LogisticRegression()), X, y)
+
+
+@pytest.fixture(scope="module")
+def table():
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    n = 80
+    return pd.DataFrame({
+        "income": rng.lognormal(10, 0.5, n),
+        "age": rng.normal(40, 10, n),
+        "visits": rng.poisson(3, n),
+        "city": pd.Categorical(rng.choice(["north", "south", "east"], n)),
+        "member": rng.rand(n) < 0.4,
+    })
+
+
+@pytest.fixture(scope="module")
+def table_generator(table):
+    return _fitted(VAEGenerator(**TINY), table)
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_every_display_renders_from_a_pipeline(pipeline, wide_scale, name):
+    disp = _all_displays(pipeline, wide_scale[0])[name](None)
+    assert disp.estimator_name == "VAETransformer"
+    assert disp.figure_ is disp.ax_.figure and disp.ax_.get_title()
+
+
+def test_pipeline_reconstructions_come_back_in_the_units_of_x(pipeline, wide_scale):
+    X, _ = wide_scale
+    scaler, vae = pipeline[0], pipeline[1]
+    disp = ReconstructionDisplay.from_estimator(pipeline, X, n_images=3)
+    expected = scaler.inverse_transform(vae.inverse_transform(
+        vae.transform(scaler.transform(X[:3]))))
+    for j, (inputs, reconstructed) in enumerate(disp.artists_.values()):
+        np.testing.assert_allclose(inputs.get_offsets()[:, 1], X[:3, j])
+        np.testing.assert_allclose(reconstructed.get_offsets()[:, 1], expected[:, j])
+
+
+def test_pipeline_latents_go_through_the_steps_before(pipeline, wide_scale):
+    X, y = wide_scale
+    disp = LatentSpaceDisplay.from_estimator(pipeline, X, y)
+    Z = pipeline[1].transform(pipeline[0].transform(X))
+    for scatter, k in zip(disp.scatters_, np.unique(y)):
+        np.testing.assert_allclose(scatter.get_offsets(), Z[y == k])
+
+
+def test_pipeline_step_without_inverse_draws_what_the_vae_sees(wide_scale):
+    X, _ = wide_scale
+    pipe = _fitted(make_pipeline(Normalizer(), VAETransformer(**TINY)), X)
+    disp = ReconstructionDisplay.from_estimator(pipe, X, n_images=3)
+    inputs = [collections[0].get_offsets()[:, 1] for collections in disp.artists_.values()]
+    np.testing.assert_allclose(np.column_stack(inputs), pipe[0].transform(X[:3]))
+
+
+@pytest.mark.parametrize("name", DISPLAYS)
+def test_every_display_renders_from_a_table_generator(table_generator, table, name):
+    disp = _all_displays(table_generator, table)[name](None)
+    assert disp.estimator_name == "VAEGenerator"
+    if name in ("reconstruction", "samples", "traversal"):
+        assert list(disp.artists_) == list(table.columns)
+        assert all(panel in disp.ax_.child_axes for panel in disp.axes_.flat if panel)
+
+
+def test_table_samples_draw_categories_as_bar_charts(table_generator, table):
+    disp = SampleGridDisplay.from_estimator(table_generator, n_samples=50, random_state=0,
+                                            mean=False)
+    (bars,) = disp.artists_["city"]
+    assert sum(bar.get_height() for bar in bars) == 50
+    panel = bars.patches[0].axes
+    assert sorted(t.get_text() for t in panel.get_xticklabels()) == ["east", "north",
+                                                                       "south"]
+    (histogram,) = disp.artists_["income"]
+    assert sum(bar.get_height() for bar in histogram) == 50
+
+
+def test_table_reconstructions_put_categories_on_a_categorical_axis(table_generator, table):
+    disp = ReconstructionDisplay.from_estimator(table_generator, table, n_images=4)
+    inputs, _ = disp.artists_["city"]
+    labels = [t.get_text() for t in inputs.axes.get_yticklabels()]
+    shown = [labels[int(i)] for i in inputs.get_offsets()[:, 1]]
+    assert shown == table["city"][:4].astype(str).tolist()
+
+
+def test_table_display_on_a_given_ax_stays_inside_it(table_generator, table):
+    fig, (ax0, ax1) = plt.subplots(1, 2)
+    disp = LatentTraversalDisplay.from_estimator(table_generator, n_steps=3, ax=ax1)
+    assert disp.ax_ is ax1 and not ax0.child_axes
+    assert all(panel in ax1.child_axes for panel in disp.axes_.flat if panel)
+    assert [line.get_label() for line in disp.artists_["age"]] == ["z0", "z1"]
+
+
+@pytest.fixture(scope="module")
+def classifier(wide_scale):
+    X, y = wide_scale
+    return _fitted(VAEClassifier(**TINY), X, y)
+
+
+@pytest.mark.parametrize("name", ["latent", "loss"])
+def test_classifier_latents_and_loss_curve(classifier, wide_scale, name):
+    disp = _all_displays(classifier, wide_scale[0])[name](None)
+    assert disp.estimator_name == "VAEClassifier"
+
+
+@pytest.mark.parametrize("name", ["reconstruction", "samples", "traversal"])
+def test_classifier_decoded_rows_are_refused_clearly(classifier, wide_scale, name):
+    with pytest.raises(TypeError, match="VAEClassifier does not offer"):
+        _all_displays(classifier, wide_scale[0])[name](None)
+
+
+def test_pipeline_uses_the_last_step_that_can_draw(wide_scale):
+    X, y = wide_scale
+    pipe = _fitted(make_pipeline(VAETransformer(**TINY), VAEClassifier(**TINY)), X, y)
+    assert ReconstructionDisplay.from_estimator(pipe, X).estimator_name == "VAETransformer"
+    assert LatentSpaceDisplay.from_estimator(pipe, X).estimator_name == "VAEClassifier"
+
+
+@pytest.mark.parametrize("estimator", [PCA(n_components=2),
+                                       make_pipeline(StandardScaler(), PCA(n_components=2))])
+def test_estimators_without_a_skvae_step_are_refused(wide_scale, estimator):
+    X, _ = wide_scale
+    estimator.fit(X)
+    with pytest.raises(TypeError, match="skvae estimator"):
+        LatentSpaceDisplay.from_estimator(estimator, X)
+
+
+def test_latent_space_legend_stays_inside_the_axes(vae, digits):
+    X, y = digits
+    disp = LatentSpaceDisplay.from_estimator(vae, X, y)
+    disp.figure_.canvas.draw()
+    legend, axes = disp.legend_.get_window_extent(), disp.ax_.get_window_extent()
+    assert axes.x0 <= legend.x0 and legend.x1 <= axes.x1
+    assert axes.y0 <= legend.y0 and legend.y1 <= axes.y1
