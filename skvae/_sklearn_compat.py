@@ -4,10 +4,10 @@
 
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 
-__all__ = ["HasMethods", "Interval", "RegistryOptions", "StrOptions", "_fit_context",
-           "validate_data"]
+__all__ = ["HasMethods", "Interval", "RegistryOptions", "StrOptions", "_check_sample_weight",
+           "_fit_context", "validate_data"]
 
 
 class RegistryOptions(StrOptions):
