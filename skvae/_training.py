@@ -88,7 +88,7 @@ class TrainingResult:
     validation_scores: list = field(default_factory=list)
     converged: bool = False
     interrupted: bool = False
-    initial_loss: float = None
+    initial_loss: float | None = None
 
 
 #: Elements of host data sent to the device at once when the data does not fit there
