@@ -20,10 +20,17 @@ from sklearn.utils.validation import check_is_fitted
 from ._device import resolve_device
 from ._estimator import _Estimator
 from ._module import VAEModule
-from ._noise import draw_seed, score_draws, score_noise, seeded_torch
+from ._noise import draw_seed, score_draws, score_noise
 from ._objectives import ELBOObjective, elbo
+from ._sampling import draw
 from ._sklearn_compat import Count, Interval, StrOptions, _fit_context
-from ._validation import check_n_samples, check_result, validated, validated_latent
+from ._validation import (
+    check_n_samples,
+    check_result,
+    check_sample_memory,
+    validated,
+    validated_latent,
+)
 from .exceptions import InconsistentVersionWarning
 
 __all__ = ["InconsistentVersionWarning", "_BaseVAE", "resolve_device"]
@@ -33,6 +40,10 @@ _IWAE_BLOCK = 128
 
 #: Elements of sampled rows drawn at once.
 _SAMPLE_ELEMENTS = 2**23
+
+#: Bytes per element of a block of sampled rows for its temporaries (latents, decoder
+#: layers, distribution parameters and draws), a generous count for the memory check.
+_SAMPLE_BLOCK_BYTES_PER_ELEMENT = 64
 
 
 class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
@@ -96,7 +107,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the VAE to X for up to ``max_iter`` epochs.
 
         Parameters
@@ -105,16 +116,29 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
             Training data.
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows in the training loss, a weighted mean of the rows'
+            negative ELBO (and in the validation score of early stopping). A row of
+            weight 0 is left out as if it had not been passed; integer weights act like
+            repeated rows, up to the randomness of the minibatches. The standardisation
+            of the columns is fitted on the rows of positive weight, unweighted.
 
         Returns
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C. After the first epoch the estimator first keeps the best weights
+            seen so far and is fitted with them; the interrupt then reaches the caller,
+            so a script or a search (GridSearchCV, cross_val_score) stops too.
         """
-        return self._fit_from(X, y, incremental=False)
+        return self._fit_from(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one epoch over X, starting from the current weights.
 
         The first call fixes the standardisation of the columns from its X.
@@ -124,12 +148,20 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         X : array-like of shape (n_samples, n_features)
         y : None
             Ignored.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, as in ``fit``.
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, which interrupts the call's one epoch: the model is left as it
+            was before the call.
         """
-        return self._fit_from(X, y, incremental=True)
+        return self._fit_from(X, y, incremental=True, sample_weight=sample_weight)
 
     def _validate_fit_input(self, X, y, *, reset, ensure_min_samples, **_):
         """Training matrix and condition matrix (None: unconditional); y is ignored here."""
@@ -146,10 +178,10 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
                 "n_conditions": self._n_conditions(),
                 "impute_missing": bool(getattr(likelihood, "handles_missing", False))}
 
-    def _objective(self, module, X, C):
+    def _objective(self, module, X, C, weights=None):
         """The (conditional) VAE's ELBO objective over the training rows of X."""
         C = None if C is None else C.astype(np.float32)
-        train_rows, val_rows = self._split(X, C)
+        train_rows, val_rows = self._split(X, C, weights)
         return ELBOObjective(module, self._place(train_rows), self._place(val_rows),
                              self._new_generator(), self._standardizer, beta=self.beta,
                              kl_warmup=self.kl_warmup, free_bits=self.free_bits,
@@ -169,8 +201,9 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
         X = self._validate_X(X)
+        state = self._fitted()
         Z = self._map_rows(X, lambda m, x, c: m.encode_mean(x, c),
-                           self.module_.n_components, X.dtype)
+                           state["module_"].n_components, X.dtype, state=state)
         return check_result(Z, type(self).__name__, "transform", X)
 
     def inverse_transform(self, X):
@@ -218,13 +251,14 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
                             X.dtype)
 
     def _score_rows(self, X, C=None):
-        n_draws = score_draws(self.module_.n_components)
-        log_jacobian_rows = self._standardizer.log_jacobian_rows
+        state = self._fitted()
+        n_draws = score_draws(state["module_"].n_components)
+        log_jacobian_rows = state["_standardizer"].log_jacobian_rows
 
         def score(m, x, c):
             return elbo(m, x, n_draws, c) + log_jacobian_rows(x)
 
-        return self._map_rows(X, score, 1, np.float64, n_draws, C)[:, 0]
+        return self._map_rows(X, score, 1, np.float64, n_draws, C, state=state)[:, 0]
 
     def score(self, X, y=None):
         """Mean ELBO per sample, in nats; comparable with ``PCA.score``.
@@ -289,10 +323,13 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         Parameters
         ----------
         n_samples : int, default=1
+            A request whose rows would not fit in the available memory raises a
+            ValueError: draw such numbers in smaller batches.
         random_state : int, RandomState instance or None, default=None
             None draws fresh samples on each call (from numpy's global RNG, as
             :meth:`sklearn.neighbors.KernelDensity.sample`); an int makes them
-            reproducible. torch's global RNG is left as it was.
+            reproducible, from any thread. The draws come from a ``torch.Generator``
+            of this call only: torch's global RNG is neither read nor changed.
 
         Returns
         -------
@@ -303,22 +340,32 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         return self._sample_rows(n_samples, draw_seed(check_random_state(random_state)))
 
     def _sample_rows(self, n_samples, seed, C=None):
-        """Rows from the generative model in the training units, as a float64 matrix."""
-        module = self._module_in(torch.float32)
-        rows = max(1, _SAMPLE_ELEMENTS // self._n_columns)
-        blocks = []
-        with seeded_torch(seed, self._device), torch.no_grad():
+        """Rows from the generative model in the training units, as a float64 matrix.
+
+        Every draw comes from a generator seeded with ``seed``
+        (:func:`skvae._sampling.draw`), block after block of rows.
+        """
+        state = self._fitted()
+        n_columns, device = state["_n_columns"], state["_device"]
+        check_sample_memory(type(self).__name__, n_samples, n_columns,
+                            _SAMPLE_ELEMENTS * _SAMPLE_BLOCK_BYTES_PER_ELEMENT)
+        module = self._module_in(torch.float32, state)
+        generator = torch.Generator(device=device).manual_seed(seed)
+        rows = max(1, _SAMPLE_ELEMENTS // n_columns)
+        drawn = np.empty((n_samples, n_columns))
+        with torch.no_grad():
             for start in range(0, n_samples, rows):
-                z = module.prior_distribution().sample((min(rows, n_samples - start),))
-                c = None if C is None else torch.as_tensor(
-                    C[start : start + len(z)], dtype=z.dtype, device=z.device)
-                blocks.append(module.decode(z, c).sample().cpu().numpy().astype(np.float64))
-        drawn = self._standardizer.inverse(np.concatenate(blocks))
+                stop = min(n_samples, start + rows)
+                z = draw(module.prior_distribution(), generator, (stop - start,))
+                c = None if C is None else torch.as_tensor(C[start:stop], dtype=z.dtype,
+                                                           device=z.device)
+                drawn[start:stop] = draw(module.decode(z, c), generator).cpu().numpy()
+        drawn = state["_standardizer"].inverse(drawn)
         if not np.isfinite(drawn).all():  # the training scale made them overflow
             raise ValueError(
                 f"{type(self).__name__}.sample drew values that overflow float64: the "
                 f"training data's columns reach a scale of "
-                f"{np.max(self._standardizer.scale):g}. Rescale the training data."
+                f"{np.max(state['_standardizer'].scale):g}. Rescale the training data."
             )
         return drawn
 

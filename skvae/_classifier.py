@@ -21,7 +21,6 @@ from ._estimator import _Estimator
 from ._module import M2Module
 from ._objectives import M2Objective
 from ._sklearn_compat import Count, Interval, StrOptions, _fit_context
-from ._training import to_device
 from ._validation import check_labels, check_result, validated
 
 #: The label of unlabeled rows, as in :mod:`sklearn.semi_supervised`.
@@ -242,7 +241,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y):
+    def fit(self, X, y, sample_weight=None):
         """Fit the model to labeled and unlabeled rows for up to ``max_iter`` epochs.
 
         Parameters
@@ -252,16 +251,28 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         y : array-like of shape (n_samples,)
             Class labels, -1 for unlabeled rows. For string labels use an object
             array and the integer -1, as in :mod:`sklearn.semi_supervised`.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, labeled and unlabeled, in the training objective (a
+            weighted mean over rows; also in the validation score of early stopping).
+            A row of weight 0 is left out as if it had not been passed; integer weights
+            act like repeated rows, up to the randomness of the minibatches.
 
         Returns
         -------
         self : object
             The fitted estimator.
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C. After the first epoch the estimator first keeps the best weights
+            seen so far and is fitted with them; the interrupt then reaches the caller,
+            so a script or a search (GridSearchCV, cross_val_score) stops too.
         """
-        return self._fit_from(X, y, incremental=False)
+        return self._fit_from(X, y, incremental=False, sample_weight=sample_weight)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y, classes=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch over X, starting from the current weights.
 
         Parameters
@@ -272,12 +283,21 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         classes : array-like of shape (n_classes,), default=None
             Every class of the problem, needed on the first call when a batch may not
             hold them all; ignored afterwards. None takes the labels seen in y.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, as in ``fit``.
 
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        KeyboardInterrupt
+            On Ctrl-C, which interrupts the call's one epoch: the model is left as it
+            was before the call.
         """
-        return self._fit_from(X, y, incremental=True, classes=classes)
+        return self._fit_from(X, y, incremental=True, classes=classes,
+                              sample_weight=sample_weight)
 
     def _validate_fit_input(self, X, y, *, reset, ensure_min_samples, warm, incremental,
                             classes=None):
@@ -320,19 +340,20 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
                 "n_classes": len(self.classes_),
                 "hidden_layer_sizes": self._hidden_layer_sizes()}
 
-    def _objective(self, module, X, codes):
+    def _objective(self, module, X, codes, weights=None):
         """M2's objective: unlabeled rows streamed, labeled rows drawn alongside."""
         self.alpha_ = 0.1 * X.shape[0] if self.alpha == "auto" else float(self.alpha)
-        (x, y), validation = self._split(X, codes)
+        (x, y, *w), validation = self._split(X, codes, weights)
         labeled = y >= 0
         n_unlabeled = int((~labeled).sum())
         # Labeled rows are drawn at random beside each unlabeled minibatch, so they live
         # on the device; only the rows an epoch goes over may be streamed.
-        labeled_rows = (x[labeled], y[labeled])
+        labeled_rows = (x[labeled], y[labeled], *(t[labeled] for t in w))
         labeled_rows = (tuple(t.to(self._device) for t in labeled_rows) if n_unlabeled
                         else self._place(labeled_rows))
+        unlabeled_rows = (x[~labeled], None, *(t[~labeled] for t in w))
         return M2Objective(
-            module, self._place((x[~labeled], None)), labeled_rows, self._place(validation),
+            module, self._place(unlabeled_rows), labeled_rows, self._place(validation),
             self._new_generator(), self._standardizer, beta=float(self.beta),
             alpha=self.alpha_, batch_size=self._batch_size(n_unlabeled or int(labeled.sum())),
             n_labels=None if self.enumerate_labels == "all" else self.enumerate_labels)

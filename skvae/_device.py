@@ -1,6 +1,9 @@
-"""Where a model computes: resolving the ``device`` parameter, and freeing its memory."""
+"""Where a model computes: resolving the ``device`` parameter, its memory (freeing it,
+recognising when it ran out, what the host has left)."""
 
 # License: BSD 3 clause
+
+import os
 
 import torch
 
@@ -103,3 +106,45 @@ def release_memory(device):
     """Return the memory cached by the allocator of a CUDA ``device`` after an OOM."""
     if device.type == "cuda":
         torch.cuda.empty_cache()
+
+
+#: Fragments of the messages of torch's CPU allocator when it cannot allocate.
+_CPU_OUT_OF_MEMORY = ("alloc_cpu", "DefaultCPUAllocator")
+
+
+def is_out_of_memory(exc):
+    """True when ``exc`` says a device or the host ran out of memory.
+
+    torch raises ``torch.OutOfMemoryError`` for CUDA and MPS, but a plain RuntimeError
+    from its CPU allocator; numpy raises MemoryError.
+
+    Examples
+    --------
+    >>> is_out_of_memory(RuntimeError("[enforce fail at alloc_cpu.cpp:117] data."))
+    True
+    >>> is_out_of_memory(RuntimeError("shape mismatch"))
+    False
+    """
+    if isinstance(exc, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    return isinstance(exc, RuntimeError) and any(text in str(exc)
+                                                 for text in _CPU_OUT_OF_MEMORY)
+
+
+def available_host_memory():
+    """Bytes of host memory available to a new allocation, or None where unknown.
+
+    Read from ``MemAvailable`` of /proc/meminfo (Linux), else from the available
+    physical pages of ``os.sysconf``.
+    """
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, OSError, ValueError):
+        return None

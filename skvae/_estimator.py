@@ -1,14 +1,16 @@
 """The shared base of every skvae estimator: the fit skeleton and the fitted state.
 
 :class:`_Estimator` owns what every model family does the same way: parameter checks,
-restore-on-error, device and dtype, the optimiser and its state, the call of the
-training loop, recording its results, out-of-memory advice, warm start and
-``partial_fit``, inference in blocks, pickling. A family provides
+fitting on a copy published at the end, sample weights, device and dtype, the optimiser
+and its state, the call of the training loop, recording its results, divergence and
+out-of-memory advice, warm start and ``partial_fit``, inference in blocks, pickling. A
+family provides
 
 - ``_module_class`` and ``_module_config_for(X, likelihood)``: which torch module, built
   from what (plain values; a saved model stores them);
 - ``_validate_fit_input(X, y, ...)``: the training matrix and its targets;
-- ``_objective(module, X, targets)``: what to train (:mod:`skvae._objectives`);
+- ``_objective(module, X, targets, weights=None)``: what to train
+  (:mod:`skvae._objectives`), with the rows' weights of a weighted fit;
 - optionally ``_divergence_advice()``, ``_resolve_likelihood(X)``, ``_after_fit()``.
 
 See the developer page "Adding a model family" for a worked example.
@@ -19,7 +21,6 @@ See the developer page "Adding a model family" for a worked example.
 import copy
 import numbers
 import warnings
-from contextlib import contextmanager
 from numbers import Real
 
 import numpy as np
@@ -29,14 +30,14 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
-from ._device import loadable_device, release_memory, resolve_device
+from ._device import is_out_of_memory, loadable_device, release_memory, resolve_device
 from ._inference import block_rows, float64_twin, in_blocks
 from ._module import build_module
 from ._noise import draw_seed
 from ._sklearn_compat import Count, Interval, RegistryOptions, StrOptions
 from ._standardize import Standardizer
 from ._training import TrainConfig, adam, n_rows, to_device, train
-from ._validation import check_weights, validated
+from ._validation import check_weights, fit_weights, validated
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 from .likelihoods import LIKELIHOODS, Likelihood, get_likelihood
@@ -55,6 +56,10 @@ LR_REDUCTIONS = 2
 
 #: Factor of the learning rate at each reduction.
 LR_FACTOR = 0.2
+
+#: Nats per sample by which the best epoch's loss must exceed the untrained model's
+#: (and by more than that loss's magnitude) for a fit to warn that it diverged.
+DIVERGENCE_NATS = 10.0
 
 
 class _Estimator(BaseEstimator):
@@ -99,34 +104,60 @@ class _Estimator(BaseEstimator):
     learning_rate = "constant"
 
     # ------------------------------------------------------------------ fitting
-    def _fit_from(self, X, y, *, incremental, **kwargs):
+    def _fit_from(self, X, y, *, incremental, sample_weight=None, **kwargs):
         """The body of ``fit`` (``incremental=False``) and ``partial_fit``.
 
-        A failed call leaves a previously fitted model exactly as it was.
+        The fit works on a copy of the estimator's attributes and publishes it in one
+        step at the end (:meth:`_publish`): a failed call leaves a previously fitted
+        model exactly as it was, and a thread reading the model meanwhile sees the old
+        model or the new one, never a half-trained one. A Ctrl-C after the first epoch
+        publishes the best weights so far as a fitted model, then raises
+        KeyboardInterrupt, so that the caller (a script, a GridSearchCV) stops too.
+        ``sample_weight`` is resolved by :func:`skvae._validation.fit_weights`.
         """
         if incremental and self.early_stopping is True:
             raise ValueError("partial_fit does not support early_stopping=True.")
         fitted = hasattr(self, "module_")
         warm = fitted if incremental else (self.warm_start and fitted)
-        with self._restored_on_error():
-            X, targets = self._validate_fit_input(
-                X, y, reset=not warm, ensure_min_samples=1 if incremental else 2,
-                warm=warm, incremental=incremental, **kwargs)
-            self._fit(X, targets, warm=warm, incremental=incremental)
+        X, y, weights = fit_weights(X, y, sample_weight)
+        work = self._working_copy()
+        X, targets = work._validate_fit_input(
+            X, y, reset=not warm, ensure_min_samples=1 if incremental else 2,
+            warm=warm, incremental=incremental, **kwargs)
+        result = work._fit(X, targets, weights, warm=warm, incremental=incremental)
+        self._publish(work)
+        if result.interrupted:
+            raise KeyboardInterrupt(
+                f"{type(self).__name__} training interrupted after "
+                f"{len(result.losses)} epochs; the estimator keeps the best weights seen "
+                "so far and is fitted."
+            )
         return self
 
-    @contextmanager
-    def _restored_on_error(self):
-        # A failed fit must leave a previously fitted model exactly as it was. Fitting
-        # never mutates an attribute's object in place (module, RNG and optimiser
-        # state are copied first), so restoring the attribute dict is enough.
-        saved = dict(self.__dict__)
-        try:
-            yield
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(saved)
-            raise
+    def _working_copy(self):
+        """A new estimator sharing this one's attribute objects, to fit on.
+
+        Fitting replaces attributes and never changes their objects in place (module,
+        RNG and optimiser state are copied first), so this estimator stays as it was.
+        """
+        work = object.__new__(type(self))
+        work.__dict__.update(self.__dict__)
+        return work
+
+    def _publish(self, work):
+        """Make the fitted state of ``work`` this estimator's, in one assignment.
+
+        Readers take ``self.__dict__`` once (:meth:`_fitted`) and so see one model.
+        Parameters set while the fit ran are kept; they take effect at the next fit.
+        """
+        state = work.__dict__
+        state.update({name: self.__dict__[name] for name in self._get_param_names()
+                      if name in self.__dict__})
+        self.__dict__ = state
+
+    def _fitted(self):
+        """The fitted attributes as one consistent snapshot (a refit may publish meanwhile)."""
+        return self.__dict__
 
     def _hidden_layer_sizes(self):
         sizes = self.hidden_layer_sizes
@@ -212,7 +243,11 @@ class _Estimator(BaseEstimator):
         n_val = int(np.ceil(self.validation_fraction * n_samples))
         return not incremental and n_val >= AUTO_VALIDATION_ROWS and n_val < n_samples
 
-    def _fit(self, X, targets, *, warm, incremental):
+    def _fit(self, X, targets, weights, *, warm, incremental):
+        """Train, record the fitted attributes and return the TrainingResult.
+
+        ``weights`` (None, or one per row of X with mean 1) weight the rows' losses.
+        """
         device = resolve_device(self.device)
         state = self._warm_state(X) if warm else self._fresh_state(X)
         self.__dict__.update(state)
@@ -223,26 +258,44 @@ class _Estimator(BaseEstimator):
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
         try:
-            objective = self._objective(module, X, targets)
+            objective = (self._objective(module, X, targets) if weights is None
+                         else self._objective(module, X, targets, weights=weights))
             result = train(module, objective, optimizer, objective.generator,
                            self._train_config(objective, incremental))
-        except torch.OutOfMemoryError as exc:
-            # Retrying with smaller batches would silently change the fit: say what to
-            # change instead (the previous model is restored by _restored_on_error).
-            release_memory(device)
-            raise torch.OutOfMemoryError(
-                f"{type(self).__name__}.fit ran out of memory on {device} while training "
-                f"with batch_size={self.batch_size!r} and hidden_layer_sizes="
-                f"{self._hidden_layer_sizes()}: pass a smaller batch_size or "
-                "hidden_layer_sizes, free memory on the device, or use device='cpu'. "
-                "A previously fitted model is unchanged."
-            ) from exc
         except NonFiniteLossError as exc:
             raise NonFiniteLossError(
                 f"{type(self).__name__}: {exc}. {self._divergence_advice()}"
             ) from None
+        except (RuntimeError, MemoryError) as exc:  # torch.OutOfMemoryError included
+            if not is_out_of_memory(exc):
+                raise
+            raise self._out_of_memory(device, exc) from exc
         check_weights(module, type(self).__name__)
         self._record(result, optimizer, incremental, objective)
+        return result
+
+    def _out_of_memory(self, device, exc):
+        """The error for training that ran out of memory (``exc``), with advice.
+
+        Retrying with smaller batches would silently change the fit: it says what to
+        change instead (the previous model is kept, as after any failed fit). Device
+        memory gives a ``torch.OutOfMemoryError``, host memory a MemoryError.
+        """
+        release_memory(device)
+        sizes = (f"batch_size={self.batch_size!r} and hidden_layer_sizes="
+                 f"{self._hidden_layer_sizes()}")
+        if not isinstance(exc, torch.OutOfMemoryError):
+            return MemoryError(
+                f"{type(self).__name__}.fit ran out of host memory while training with "
+                f"{sizes}: pass a smaller batch_size or hidden_layer_sizes, free memory "
+                "(other programs, large arrays), or train on fewer rows at a time with "
+                "partial_fit. A previously fitted model is unchanged."
+            )
+        return torch.OutOfMemoryError(
+            f"{type(self).__name__}.fit ran out of memory on {device} while training "
+            f"with {sizes}: pass a smaller batch_size or hidden_layer_sizes, free memory "
+            "on the device, or use device='cpu'. A previously fitted model is unchanged."
+        )
 
     def _new_generator(self):
         """The training generator, seeded from the estimator's RNG, on its device.
@@ -271,17 +324,19 @@ class _Estimator(BaseEstimator):
             lr_factor=LR_FACTOR,
         )
 
-    def _split(self, X, targets):
+    def _split(self, X, targets, weights=None):
         """Training and (with early stopping) validation rows: standardised CPU tensors.
 
         Returns ``(x, t), (x_val, t_val)`` (the second None without early stopping),
         where ``t`` holds the rows of ``targets`` as a tensor (None when there are none).
-        Training rows keep their order; validation rows are drawn by the estimator's RNG.
+        With ``weights``, each tuple gets a third entry, the rows' weights. Training rows
+        keep their order; validation rows are drawn by the estimator's RNG.
         """
         t = None if targets is None else torch.as_tensor(targets)
+        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
         if not self._validating:
-            return (self._standardizer.to_tensor(X, torch.float32, "cpu", training=True),
-                    t), None
+            x = self._standardizer.to_tensor(X, torch.float32, "cpu", training=True)
+            return _rows(x, t, w), None
         n_val = int(np.ceil(self.validation_fraction * X.shape[0]))
         if n_val < 2 or n_val >= X.shape[0]:
             raise ValueError(
@@ -296,8 +351,9 @@ class _Estimator(BaseEstimator):
         data = self._standardizer.to_tensor(X, torch.float32, "cpu", training=True,
                                             rows=rows.numpy())
         t = None if t is None else t[rows]
-        return ((data[n_val:], None if t is None else t[n_val:]),
-                (data[:n_val], None if t is None else t[:n_val]))
+        w = None if w is None else w[rows]
+        return (_rows(data[n_val:], _tail(t, n_val), _tail(w, n_val)),
+                _rows(data[:n_val], _head(t, n_val), _head(w, n_val)))
 
     def _order_split(self, train_rows, val_rows, targets):
         """The training and validation row indices, in the order the family wants."""
@@ -325,7 +381,14 @@ class _Estimator(BaseEstimator):
             self.best_loss_ = min(self.loss_curve_) if self.loss_curve_ else None
         for name, value in objective.statistics().items():
             setattr(self, name, value)
-        if not (incremental or result.converged or result.interrupted):
+        if _diverged(result):
+            warnings.warn(
+                f"{type(self).__name__}: training diverged: the training loss started at "
+                f"{result.initial_loss:.4g} nats per sample (the untrained model) and "
+                f"was at best {min(result.losses):.4g}. {self._divergence_advice()}",
+                ConvergenceWarning,
+            )
+        elif not (incremental or result.converged or result.interrupted):
             warnings.warn(self._convergence_advice(), ConvergenceWarning)
 
     def _convergence_advice(self):
@@ -371,33 +434,38 @@ class _Estimator(BaseEstimator):
             and _all_finite(X)
         )
 
-    def _module_in(self, dtype):
+    def _module_in(self, dtype, state=None):
         """The fitted module for inference in ``dtype``: ``module_`` or its float64 twin."""
-        if dtype == torch.float64 and self._module64 is not None:
-            return self._module64
-        return self.module_
+        state = self._fitted() if state is None else state
+        if dtype == torch.float64 and state["_module64"] is not None:
+            return state["_module64"]
+        return state["module_"]
 
-    def _map_rows(self, X, fn, n_out, dtype, cost=1, C=None, latent=False):
+    def _map_rows(self, X, fn, n_out, dtype, cost=1, C=None, latent=False, state=None):
         """Apply ``fn(module, x, c) -> tensor`` to row blocks of X; an ndarray of ``dtype``.
 
         ``x`` is the block standardised (or, with ``latent``, the latent rows as they
         are), ``c`` the matching block of the condition matrix ``C`` or None. The module
         computes in float64 for float64 ``dtype`` (through the float64 twin), so a
         row's result does not depend on the block it comes in; blocks hold ``cost``
-        passes of the widest layer and are retried smaller when the device is full.
+        passes of the widest layer and are retried smaller when memory runs out.
+        Everything comes from one snapshot of the fitted state (``state``, by default
+        taken now), so a refit published meanwhile does not mix two models.
         """
-        module = self._module_in(torch.float64 if dtype == np.float64 else torch.float32)
+        state = self._fitted() if state is None else state
+        module = self._module_in(torch.float64 if dtype == np.float64 else torch.float32,
+                                 state)
         # module_ trains in float32; only its twin is float64 (none on MPS).
-        torch_dtype = torch.float64 if module is self._module64 else torch.float32
-        device = self._device
-        width = max([X.shape[1], self._n_columns, self.module_.n_components,
-                     *self._module_config["hidden_layer_sizes"]])
+        torch_dtype = torch.float64 if module is state["_module64"] else torch.float32
+        device, standardizer = state["_device"], state["_standardizer"]
+        width = max([X.shape[1], state["_n_columns"], module.n_components,
+                     *state["_module_config"]["hidden_layer_sizes"]])
 
         def block(start, stop):
             if latent:
                 x = torch.as_tensor(X[start:stop], dtype=torch_dtype, device=device)
             else:
-                x = self._standardizer.to_tensor(X[start:stop], torch_dtype, device)
+                x = standardizer.to_tensor(X[start:stop], torch_dtype, device)
             c = None if C is None else torch.as_tensor(C[start:stop], dtype=torch_dtype,
                                                        device=device)
             return fn(module, x, c).reshape(x.shape[0], n_out).cpu().numpy()
@@ -431,6 +499,36 @@ class _Estimator(BaseEstimator):
             self._device = loadable_device(self._device)
             self.module_.to(self._device)
             self._module64 = float64_twin(self.module_, self._device)
+
+
+def _rows(x, t, w):
+    """The rows ``(x, t)``, with their weights as a third entry when there are any.
+
+    The weights are scaled to mean 1 over these rows, so that a loss of mean weighted
+    rows is their weighted mean.
+    """
+    return (x, t) if w is None else (x, t, w / w.mean())
+
+
+def _head(t, n):
+    return None if t is None else t[:n]
+
+
+def _tail(t, n):
+    return None if t is None else t[n:]
+
+
+def _diverged(result):
+    """True when training made the loss far worse than the untrained model's.
+
+    Diverged means even the best epoch's loss exceeds the loss of the first minibatch
+    before any step by more than :data:`DIVERGENCE_NATS` nats per sample and by more
+    than that loss's own magnitude; a fit that learns anything ends below it.
+    """
+    if result.initial_loss is None or not result.losses:
+        return False
+    growth = min(result.losses) - result.initial_loss
+    return growth > max(DIVERGENCE_NATS, abs(result.initial_loss))
 
 
 def _part_changed(param, fitted):

@@ -388,6 +388,8 @@ class VAEGenerator(_BaseVAE):
             Labels of the rows to draw (conditional model only): one label for every
             row, or one per row; None draws labels from their training frequencies.
         random_state : int, RandomState instance or None, default=None
+            As in :meth:`VAETransformer.sample`: an int gives the same rows from any
+            thread; torch's global RNG is neither read nor changed.
 
         Returns
         -------

@@ -11,7 +11,7 @@ import logging
 
 import torch
 
-from ._device import release_memory
+from ._device import is_out_of_memory, release_memory
 
 #: Rows x columns (x draws) handled at once at inference, to bound memory.
 CHUNK_ELEMENTS = 2**23
@@ -33,8 +33,9 @@ def block_rows(width, cost=1):
 def in_blocks(block, out, rows, device, owner):
     """Fill ``out`` with ``block(start, stop)`` for consecutive blocks of ``rows`` rows.
 
-    When the device runs out of memory, the failed block is retried with half as many
-    rows (results do not depend on the block size), down to single rows.
+    When the device (or, on the CPU, the host) runs out of memory, the failed block is
+    retried with half as many rows (results do not depend on the block size), down to
+    single rows.
 
     Parameters
     ----------
@@ -57,16 +58,23 @@ def in_blocks(block, out, rows, device, owner):
             stop = min(out.shape[0], start + rows)
             try:
                 out[start:stop] = block(start, stop)
-            except torch.OutOfMemoryError:
-                rows = _fewer_rows(rows, device, owner)
+            except (RuntimeError, MemoryError) as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                rows = _fewer_rows(rows, device, owner, exc)
                 continue
             start = stop
     return out
 
 
-def _fewer_rows(rows, device, owner):
+def _fewer_rows(rows, device, owner, exc):
     release_memory(device)
     if rows == 1:
+        if not isinstance(exc, torch.OutOfMemoryError):  # host memory
+            raise MemoryError(
+                f"{owner} ran out of host memory even for a single row: free memory "
+                "(other programs, large arrays) and try again."
+            ) from None
         raise torch.OutOfMemoryError(
             f"{owner} ran out of memory on {device} even for a single row: free memory "
             "on the device, or refit with device='cpu'."

@@ -9,6 +9,7 @@ its swappable parts (likelihood, prior, posterior) plus a config of plain values
 # License: BSD 3 clause
 
 import math
+import threading
 
 import torch
 from torch import nn
@@ -309,6 +310,10 @@ class M2Module(nn.Module):
         return torch.einsum("nk,knd->nd", self.log_proba(x).exp(), means)
 
 
+#: Held while layers are built: fits in other threads then cannot restore torch's
+#: global RNG to a state saved before this fit's draws (or the other way round).
+_GLOBAL_RNG_LOCK = threading.Lock()
+
 #: The module classes a saved model may name, by name.
 MODULES = {cls.__name__: cls for cls in (VAEModule, M2Module)}
 
@@ -333,7 +338,7 @@ def build_module(cls, config, likelihood, prior, posterior, seed):
     -------
     module : torch.nn.Module
     """
-    with torch.random.fork_rng(devices=[]):
+    with _GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
         module = cls(**config, likelihood=likelihood, prior=prior, posterior=posterior)
     init_weights(module, torch.Generator().manual_seed(seed))
     return module

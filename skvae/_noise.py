@@ -7,8 +7,6 @@ estimator's own ``torch.Generator``, seeded from its ``RandomState``.
 
 # License: BSD 3 clause
 
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 
@@ -87,21 +85,3 @@ def score_noise(n_draws, n_components, dtype=torch.float64, device="cpu"):
         second_moment = half.T @ half / half.shape[0]
         half = half @ torch.linalg.inv(torch.linalg.cholesky(second_moment)).T
     return torch.cat([half, -half]).unsqueeze(1).to(device=device, dtype=dtype)
-
-
-@contextmanager
-def seeded_torch(seed, device):
-    """Seed torch's global RNG for a block and restore the caller's state after it.
-
-    ``torch.distributions`` samples from the global RNG only; this makes such sampling
-    depend on ``seed`` alone without leaving a trace on the caller's RNG.
-    """
-    cuda = device.type == "cuda"
-    index = device.index if device.index is not None else None
-    devices = [torch.cuda.current_device() if index is None else index] if cuda else []
-    with torch.random.fork_rng(devices=devices):
-        torch.random.default_generator.manual_seed(seed)
-        if cuda:
-            with torch.cuda.device(devices[0]):
-                torch.cuda.manual_seed(seed)
-        yield

@@ -72,6 +72,32 @@ def validation_blocks(data, module, cost):
             yield tuple(None if t is None else t[start : start + rows] for t in chunk)
 
 
+def rows_of(batch):
+    """``(x, c, w)`` of a batch ``(x, c)`` or ``(x, c, w)``; ``w`` is None when unweighted.
+
+    Weighted fits (``sample_weight``) carry each row's weight, of mean 1 over the
+    training rows, as a third tensor.
+    """
+    return (*batch, None) if len(batch) == 2 else tuple(batch)
+
+
+def weighted_mean(values, w):
+    """``values.mean()``, each row weighted by ``w`` (None: unweighted).
+
+    With weights of mean 1 over the training rows, its expectation over minibatches is
+    the weighted mean over all of them.
+    """
+    return values.mean() if w is None else (values * w).mean()
+
+
+def _total(values, w):
+    return values.sum() if w is None else (values * w).sum()
+
+
+def _pick(w, index):
+    return None if w is None else w[index]
+
+
 def elbo(module, x, n_draws, c=None):
     """Per-row ELBO of standardised rows, with the fixed draws of ``score_noise``."""
     dtype = next(module.parameters()).dtype
@@ -129,7 +155,7 @@ class ELBOObjective(Objective):
         Also adds the batch's posterior means to the activity statistics (sum, sum of
         squares, count), from which the active latent units are counted.
         """
-        x, c = batch
+        x, c, w = rows_of(batch)
         module = self.module
         noise = torch.randn(x.shape[0], module.n_components, generator=self.generator,
                             device=x.device)
@@ -139,19 +165,26 @@ class ELBOObjective(Objective):
         activity[0] += mean.sum(dim=0)
         activity[1] += (mean * mean).sum(dim=0)
         activity[2] += mean.shape[0]
-        kl = kl.mean()
+        kl = weighted_mean(kl, w)
         if self.free_bits:
             # Free bits on the total KL: below the floor, the KL is not pushed down,
             # which keeps the encoder from collapsing onto the prior early on.
             kl = torch.clamp(kl, min=self.free_bits * module.n_components)
-        return self.kl_weight * kl - log_lik.mean()
+        return self.kl_weight * kl - weighted_mean(log_lik, w)
 
     def validation_score(self):
-        scores = [elbo(self.module, x, VALIDATION_DRAWS, c)
-                  + self.standardizer.log_jacobian_rows(x)
-                  for x, c in validation_blocks(self.validation, self.module,
-                                                VALIDATION_DRAWS)]
-        return float(torch.cat(scores).mean())
+        """Mean ELBO of the held-out rows (weighted by their weights, if any)."""
+        scores, weights = [], []
+        for chunk in validation_blocks(self.validation, self.module, VALIDATION_DRAWS):
+            x, c, w = rows_of(chunk)
+            scores.append(elbo(self.module, x, VALIDATION_DRAWS, c)
+                          + self.standardizer.log_jacobian_rows(x))
+            weights.append(w)
+        scores = torch.cat(scores)
+        if weights[0] is None:
+            return float(scores.mean())
+        weights = torch.cat(weights)
+        return float((scores * weights).sum() / weights.sum())
 
     def statistics(self):
         """``n_active_components_``: latents whose posterior mean varies across rows.
@@ -167,19 +200,24 @@ class ELBOObjective(Objective):
         return {"n_active_components_": int(np.sum(variance > ACTIVE_UNIT_THRESHOLD))}
 
 
-def m2_losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha, n_labels=None):
+def m2_losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha, n_labels=None,
+              w_l=None, w_u=None):
     """Summed losses of labeled rows (-ELBO + alpha * cross-entropy) and unlabeled rows.
 
     Unlabeled rows enumerate their ``n_labels`` most probable labels (None: all of them);
-    see :meth:`skvae._module.M2Module.unlabeled_elbo`.
+    see :meth:`skvae._module.M2Module.unlabeled_elbo`. ``w_l`` and ``w_u`` weight the
+    rows of each kind (None: unweighted).
     """
     labeled = unlabeled = x_l.new_zeros(())
     # torch.distributions cannot score empty batches, and a batch may lack either kind.
     if x_l.shape[0]:
-        cross_entropy = F.nll_loss(module.log_proba(x_l), y_l, reduction="sum")
-        labeled = alpha * cross_entropy - module.labeled_elbo(x_l, y_l, noise_l, beta).sum()
+        log_proba = module.log_proba(x_l)
+        cross_entropy = (F.nll_loss(log_proba, y_l, reduction="sum") if w_l is None
+                         else _total(F.nll_loss(log_proba, y_l, reduction="none"), w_l))
+        labeled = alpha * cross_entropy - _total(module.labeled_elbo(x_l, y_l, noise_l, beta),
+                                                 w_l)
     if x_u.shape[0]:
-        unlabeled = -module.unlabeled_elbo(x_u, noise_u, beta, n_labels).sum()
+        unlabeled = -_total(module.unlabeled_elbo(x_u, noise_u, beta, n_labels), w_u)
     return labeled, unlabeled
 
 
@@ -222,7 +260,7 @@ class M2Objective(Objective):
         # With no unlabeled rows, the epochs go over the labeled rows themselves.
         self.data = unlabeled if self.n_u else labeled
         if self.n_u:
-            self.x_l, self.y_l = labeled
+            self.x_l, self.y_l, self.w_l = rows_of(labeled)
         self.labeled_batch = min(batch_size, self.n_l)
 
     def _noise(self, n_rows, device):
@@ -230,33 +268,38 @@ class M2Objective(Objective):
                            device=device)
 
     def loss(self, batch):
-        x, y = batch
+        x, y, w = rows_of(batch)
         if self.n_u:
             pick = torch.randint(max(1, self.n_l), (self.labeled_batch,),
                                  generator=self.generator, device=x.device)
             x_l, y_l, x_u = self.x_l[pick], self.y_l[pick], x
+            w_l, w_u = _pick(self.w_l, pick), w
         else:
             x_l, y_l, x_u = x, y, x[:0]
+            w_l, w_u = w, None
         m = self.n_labels or self.module.n_classes
         loss_l, loss_u = m2_losses(self.module, x_l, y_l, x_u,
                                    self._noise(x_l.shape[0], x.device),
                                    self._noise(m * x_u.shape[0], x.device),
-                                   self.beta, self.alpha, self.n_labels)
+                                   self.beta, self.alpha, self.n_labels, w_l, w_u)
         # Scaled so that its expectation is the objective per training row.
         return (loss_l * (self.n_l / max(1, x_l.shape[0]))
                 + loss_u * (self.n_u / max(1, x_u.shape[0]))) / (self.n_l + self.n_u)
 
     def validation_score(self):
-        """Negated objective per held-out row, with fixed noise, in the units of X."""
+        """Negated objective per held-out row (weighted by their weights, if any), with
+        fixed noise, in the units of X."""
         total, n = 0.0, 0
         cost = VALIDATION_DRAWS * self.module.n_classes
-        for x, codes in validation_blocks(self.validation, self.module, cost):
+        for chunk in validation_blocks(self.validation, self.module, cost):
+            x, codes, w = rows_of(chunk)
             labeled, unlabeled = codes >= 0, codes < 0
             noise = score_noise(VALIDATION_DRAWS, self.module.n_components, torch.float32,
                                 x.device)
             with torch.no_grad():
                 loss_l, loss_u = m2_losses(self.module, x[labeled], codes[labeled],
-                                           x[unlabeled], noise, noise, 1.0, self.alpha)
+                                           x[unlabeled], noise, noise, 1.0, self.alpha,
+                                           w_l=_pick(w, labeled), w_u=_pick(w, unlabeled))
             total = total + (loss_l + loss_u)
-            n += x.shape[0]
+            n += x.shape[0] if w is None else float(w.sum())
         return -float(total) / n + self.standardizer.log_jacobian()

@@ -77,12 +77,18 @@ class TrainConfig:
 
 @dataclass
 class TrainingResult:
-    """What one call of :func:`train` reports back to the estimator."""
+    """What one call of :func:`train` reports back to the estimator.
+
+    ``interrupted`` is True when a KeyboardInterrupt (Ctrl-C) ended training after at
+    least one epoch; ``initial_loss`` is the loss of the first minibatch before the
+    first step (with ``loss_offset``), the untrained model's, to detect divergence.
+    """
 
     losses: list = field(default_factory=list)
     validation_scores: list = field(default_factory=list)
     converged: bool = False
     interrupted: bool = False
+    initial_loss: float | None = None
 
 
 #: Elements of host data sent to the device at once when the data does not fit there
@@ -289,7 +295,9 @@ def train(module, objective, optimizer, generator, config):
     ----------
     module : torch.nn.Module
         Trained in place; with early stopping (or after a Ctrl-C) its best weights are
-        restored before returning.
+        restored before returning. A Ctrl-C (KeyboardInterrupt) after the first epoch
+        ends training like convergence does, with ``result.interrupted`` set, and the
+        caller decides whether to raise it again; one during the first epoch propagates.
     objective : skvae._objectives.Objective
         Its ``data`` (the training rows), ``loss(batch)``, ``validation_score()`` and
         ``on_epoch(epoch)``.
@@ -312,6 +320,8 @@ def train(module, objective, optimizer, generator, config):
 
     def step(batch):
         loss = objective.loss(batch)
+        if result.initial_loss is None:
+            result.initial_loss = loss.item() + config.loss_offset
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -345,13 +355,9 @@ def train(module, objective, optimizer, generator, config):
                 result.converged = True
                 break
     except KeyboardInterrupt:
+        if not result.losses:  # no epoch completed: nothing worth keeping
+            raise
         result.interrupted = True
-        warnings.warn(
-            f"Training interrupted by the user after {len(result.losses)} epochs; "
-            "keeping the best weights seen so far.",
-            UserWarning,
-            stacklevel=3,
-        )
     finally:
         bar.close()
         module.eval()

@@ -11,10 +11,12 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.utils import _safe_indexing
 from sklearn.utils.multiclass import type_of_target
 from sklearn.utils.validation import check_array
 
-from ._sklearn_compat import validate_data
+from ._device import available_host_memory
+from ._sklearn_compat import _check_sample_weight, validate_data
 from .exceptions import NonFiniteLossError
 
 #: Fragments of the errors numpy, pandas and scikit-learn raise for values that are not
@@ -184,6 +186,74 @@ def check_n_samples(n_samples, name="n_samples"):
             or n_samples < 1:
         raise ValueError(f"{name} must be a positive integer, got {n_samples!r}.")
     return int(n_samples)
+
+
+def fit_weights(X, y, sample_weight):
+    """The rows and weights a weighted fit trains on.
+
+    ``sample_weight`` is checked as scikit-learn's estimators check it (one finite,
+    non-negative weight per row, not all zero). Rows of weight 0 are dropped, so they
+    are absent from the fit exactly as if they had not been passed (standardisation,
+    validation split and minibatches included). The other weights are divided by their
+    mean, so the training loss is the weighted mean over rows; when they are all equal
+    the fit is the unweighted one.
+
+    Parameters
+    ----------
+    X : array-like or DataFrame of shape (n_samples, n_features)
+    y : array-like of shape (n_samples,) or None
+    sample_weight : array-like of shape (n_samples,) or None
+
+    Returns
+    -------
+    X, y : the rows of positive weight
+    weights : ndarray of shape (n_kept,), or None for an unweighted fit
+    """
+    if sample_weight is None:
+        return X, y, None
+    weights = _check_sample_weight(sample_weight, X, dtype=np.float64,
+                                   ensure_non_negative=True)
+    kept = np.flatnonzero(weights > 0)
+    if kept.shape[0] < weights.shape[0]:
+        X = _safe_indexing(X, kept)
+        y = None if y is None else _safe_indexing(y, kept)
+        weights = weights[kept]
+    if np.all(weights == weights[0]):
+        return X, y, None
+    return X, y, weights / weights.mean()
+
+
+#: Full float64 copies of the sampled rows that ``sample`` holds at once (the draws,
+#: their inverse standardisation, and a decoded table or a caller's conversion).
+SAMPLE_COPIES = 3
+
+
+def check_sample_memory(owner, n_samples, n_columns, extra_bytes=0):
+    """A ValueError when ``n_samples`` sampled rows would not fit in the available memory.
+
+    Drawing them anyway would allocate until the allocator fails, which on some systems
+    takes the machine down with it. Nothing is checked where the available memory is
+    unknown.
+
+    Parameters
+    ----------
+    owner : str
+        The estimator's name, for the message.
+    n_samples, n_columns : int
+        Rows asked for, and their width as drawn (encoded columns).
+    extra_bytes : int, default=0
+        Temporaries of the blocks the rows are drawn in.
+    """
+    needed = n_samples * n_columns * 8 * SAMPLE_COPIES + extra_bytes
+    available = available_host_memory()
+    if available is None or needed <= available:
+        return
+    raise ValueError(
+        f"{owner}.sample(n_samples={n_samples}) needs about {needed / 2**30:.3g} GiB of "
+        f"memory ({n_columns} values per row), but only {available / 2**30:.3g} GiB are "
+        "available: draw the rows in smaller batches (several calls of sample, each "
+        "with its own random_state, writing each batch out before the next)."
+    )
 
 
 def check_result(values, owner, method, X=None, dtype=None):

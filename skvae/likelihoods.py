@@ -36,6 +36,7 @@ from torch.distributions import (
 from torch.nn import functional as F
 
 from ._registry import Part, Registry
+from ._sampling import draw
 
 #: Floor of the Gaussian noise scale, in units of each column's standard deviation.
 #: It keeps the density finite on (nearly) constant columns; a column whose training
@@ -249,6 +250,10 @@ class Likelihood(Part):
         -------
         head : torch.nn.Module
             Its ``forward(h)`` returns a Distribution with event shape ``(n_features,)``.
+            ``sample`` draws from it with the estimator's own generator: torch's
+            distribution types (and ``Independent`` wrappings of them) are drawn by
+            ``skvae._sampling.draw``; a distribution of another type needs a method
+            ``sample_with(generator, sample_shape)`` or an ``icdf``.
         """
         raise NotImplementedError
 
@@ -672,8 +677,9 @@ class _MaskedBlocks(Distribution):
     def mean(self):
         return torch.cat([part.mean for part in self.parts], dim=-1)
 
-    def sample(self, sample_shape=torch.Size()):
-        return torch.cat([part.sample(sample_shape) for part in self.parts], dim=-1)
+    def sample_with(self, generator, sample_shape=torch.Size()):
+        """A draw of every block from ``generator`` (see ``skvae._sampling.draw``)."""
+        return torch.cat([draw(part, generator, sample_shape) for part in self.parts], dim=-1)
 
     def log_prob(self, value):
         total = 0.0

@@ -11,8 +11,14 @@ ESTIMATORS = [VAETransformer(**CHEAP), VAEGenerator(**CHEAP)]
 
 
 def expected_failed_checks(estimator):
-    """No expected failures: every check yielded for these estimators passes."""
-    return {}
+    """The checks a stochastic fit cannot pass; every other check yielded passes."""
+    return {
+        "check_sample_weight_equivalence_on_dense_data": (
+            "integer weights and repeated rows give the same objective but other "
+            "minibatches (and the check shuffles the rows), so the two fits agree in "
+            "distribution, not to 1e-7; tests/test_sample_weight.py checks that"
+        ),
+    }
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)

@@ -212,10 +212,10 @@ class _InterruptingLikelihood(GaussianLikelihood):
         return head
 
 
-def test_ctrl_c_ends_training_with_a_warning_and_a_usable_model(data):
+def test_ctrl_c_ends_training_with_a_usable_model_and_reaches_the_caller(data):
     est = VAETransformer(**{**FAST, "max_iter": 100,
                             "likelihood": _InterruptingLikelihood(at_call=40)})
-    with pytest.warns(UserWarning, match="interrupted"):
+    with pytest.raises(KeyboardInterrupt, match="interrupted"):
         est.fit(data)
     assert 0 < est.n_iter_ < 100
     assert np.all(np.isfinite(est.transform(data)))
