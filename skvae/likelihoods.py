@@ -97,9 +97,19 @@ def _check_interval(name, X, low, high, closed):
         _check_values(name, X, bad, f"values {span}")
 
 
+#: Largest count the count likelihoods take: float32, the precision skvae trains in,
+#: holds every integer up to 2**24 exactly and no longer all of them above.
+MAX_COUNT = 2**24
+
+
 def _check_counts(name, X):
     if X.min() < 0 or not np.array_equal(X, np.floor(X)):
         _check_values(name, X, (X < 0) | (X != np.floor(X)), "non-negative integers")
+    if X.max() > MAX_COUNT:
+        _check_values(name, X, X > MAX_COUNT,
+                      f"counts up to 2**24 = {MAX_COUNT}, the integers float32 (the "
+                      "precision skvae trains in) holds exactly; for larger values use "
+                      "likelihood='gaussian', on log1p(X) if they are skewed")
 
 
 def _column_moments(X):
@@ -569,6 +579,13 @@ class BetaLikelihood(Likelihood):
 
     def check_support(self, X):
         _check_interval(self.name, X, 0.0, 1.0, closed=False)
+        # Inside (0, 1) in float64 but 0 or 1 in float32, where training computes
+        # log(x) and log(1 - x): the loss would become infinite.
+        rounded = X.astype(np.float32)
+        if rounded.min() <= 0 or rounded.max() >= 1:
+            _check_values(self.name, X, (rounded <= 0) | (rounded >= 1),
+                          "values that stay inside (0, 1) in float32, the precision "
+                          "skvae trains in; clip X to [1e-6, 1 - 1e-6] first")
 
     def head(self, n_inputs, n_features):
         return _BetaHead(n_inputs, n_features, BETA_MIN_PRECISION)

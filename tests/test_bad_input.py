@@ -181,7 +181,12 @@ LIKELIHOOD_CASES = [
     ("beta-1", "beta", with_value(np.clip(BINARY, 0.1, 0.9), 0, 0, 1.0),
      r"beta.*strictly inside \(0, 1\); column 0 holds 1 \(row 0\)"),
     ("poisson-beyond-float32", "poisson", COUNTS * 1e300,
-     r"X column 0 holds values up to .*e\+300 .* overflow float32.*as it is"),
+     r"poisson.*counts up to 2\*\*24.*column 0 holds .*e\+300"),
+    ("negative-binomial-near-1e30", "negative_binomial", with_value(COUNTS, 4, 1, 1e30),
+     r"negative_binomial.*counts up to 2\*\*24.*column 1 holds 1e\+30 \(row 4\)"),
+    ("beta-rounds-to-1-in-float32", "beta",
+     with_value(np.clip(BINARY, 0.1, 0.9), 2, 1, 1 - 1e-9),
+     r"beta.*inside \(0, 1\) in float32.*column 1 holds 1 \(row 2\)"),
 ]
 
 
