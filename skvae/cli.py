@@ -191,6 +191,11 @@ def build_parser():
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true",
                         help="show the full traceback of an error instead of one line")
+    trusting = argparse.ArgumentParser(add_help=False)
+    trusting.add_argument("--allow-torch-format", action="store_true",
+                          help="also read a model whose tensors were written with "
+                          "torch.save (by skvae where safetensors was not installed), "
+                          "through torch.load(weights_only=True): for files you trust")
     reading = argparse.ArgumentParser(add_help=False)
     reading.add_argument("--parse-dates", type=_column_list, default=(), metavar="A,B,...",
                          help="read these columns as datetimes (text in one consistent "
@@ -281,7 +286,7 @@ def build_parser():
 
     # transform ------------------------------------------------------------
     transform = commands.add_parser(
-        "transform", parents=[common, reading], formatter_class=formatter,
+        "transform", parents=[common, reading, trusting], formatter_class=formatter,
         help="encode a table into latent coordinates",
         description=_wrap(
             "Encode each row of a table as the mean of its posterior q(z|x) and "
@@ -305,7 +310,7 @@ def build_parser():
 
     # sample ---------------------------------------------------------------
     sample = commands.add_parser(
-        "sample", parents=[common], formatter_class=formatter,
+        "sample", parents=[common, trusting], formatter_class=formatter,
         help="draw synthetic rows from a model",
         description=_wrap(
             "Draw rows from the model's generative process (z from the prior, then "
@@ -347,7 +352,7 @@ def build_parser():
 
     # score ----------------------------------------------------------------
     score = commands.add_parser(
-        "score", parents=[common, reading], formatter_class=formatter,
+        "score", parents=[common, reading, trusting], formatter_class=formatter,
         help="score rows by their ELBO (log-likelihood bound)",
         description=_wrap(
             "Print the mean ELBO of the table's rows: a lower bound on their "
@@ -688,13 +693,13 @@ def _select(frame, columns, source):
     return frame[list(columns)]
 
 
-def _load_model(path):
+def _load_model(path, allow_torch_format=False):
     from ._persistence import load
 
     if not os.path.isfile(path):
         raise CommandError(f"{path}: no such file")
     try:
-        return load(path)
+        return load(path, allow_torch_format=allow_torch_format)
     except ValueError as exc:
         raise CommandError(_one_line(exc)) from None
 
@@ -838,7 +843,7 @@ def _check_fit_usage(args):
 
 def _transform(args):
     _check_output(args.output, [args.model, args.data])
-    estimator = _load_model(args.model)
+    estimator = _load_model(args.model, args.allow_torch_format)
     X, y = _model_input(estimator, read_table(args.data, args.parse_dates), args.data,
                         args.target)
     latents = _with_labels(estimator.transform, X, y)
@@ -850,7 +855,7 @@ def _sample(args):
     if args.n_samples is None and args.labels is None:
         args.subparser.error("the following arguments are required: -n/--n-samples")
     _check_output(args.output, [args.model] + ([args.labels] if args.labels else []))
-    estimator = _load_model(args.model)
+    estimator = _load_model(args.model, args.allow_torch_format)
     labels, target = _requested_labels(args, estimator)
     n_rows = _n_rows(args, labels)
     if _is_conditional(estimator) and target in _feature_names(estimator):
@@ -912,7 +917,7 @@ def _score(args):
     output = args.output or "-"
     if args.per_row:
         _check_output(output, [args.model, args.data])
-    estimator = _load_model(args.model)
+    estimator = _load_model(args.model, args.allow_torch_format)
     X, y = _model_input(estimator, read_table(args.data, args.parse_dates), args.data,
                         args.target)
     if args.per_row:

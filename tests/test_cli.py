@@ -571,3 +571,22 @@ def test_labels_follow_their_rows_across_chunks(mixed_model, mixed, capsys, monk
     status, out, err = run(capsys, "sample", mixed_model["csv", "y"], "-n", 5, "--label", "v")
     assert status == 0, err
     assert pd.read_csv(io.StringIO(out))["label"].tolist() == ["v"] * 5
+
+
+def test_a_torch_format_model_is_read_only_when_allowed(folder, frame, capsys, monkeypatch):
+    from skvae import _persistence
+
+    path = folder / "torch-format.skvae"
+    monkeypatch.setattr(_persistence, "_import_safetensors", lambda: None)
+    with pytest.warns(UserWarning):  # saving without safetensors says how to load it
+        _persistence.save(VAETransformer(n_components=2, **FIT_PARAMS).fit(frame[COLUMNS]),
+                          path)
+    monkeypatch.undo()
+    out = folder / "torch-latents.csv"
+    status, _, err = run(capsys, "transform", path, folder / "data.csv", "-o", out)
+    assert_one_line_error(status, err, "allow_torch_format=True")
+    assert not out.exists()
+    status, _, err = run(capsys, "transform", path, folder / "data.csv", "-o", out,
+                         "--allow-torch-format")
+    assert status == 0, err
+    assert pd.read_csv(out).shape == (60, 2)
