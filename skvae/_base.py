@@ -76,7 +76,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         learning_rate_init=1e-3,
         max_iter=1000,
         tol=1e-4,
-        n_iter_no_change=20,
+        n_iter_no_change=40,
         early_stopping="auto",
         validation_fraction=0.1,
         device="auto",

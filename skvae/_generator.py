@@ -69,7 +69,7 @@ class VAEGenerator(_BaseVAE):
     learning_rate_init : float, default=1e-3
     max_iter : int, default=1000
     tol : float, default=1e-4
-    n_iter_no_change : int, default=20
+    n_iter_no_change : int, default=40
     early_stopping : bool or "auto", default="auto"
     validation_fraction : float, default=0.1
     device : str or torch.device, default="auto"
@@ -154,7 +154,7 @@ class VAEGenerator(_BaseVAE):
         learning_rate_init=1e-3,
         max_iter=1000,
         tol=1e-4,
-        n_iter_no_change=20,
+        n_iter_no_change=40,
         early_stopping="auto",
         validation_fraction=0.1,
         device="auto",

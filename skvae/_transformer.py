@@ -67,10 +67,12 @@ class VAETransformer(_BaseVAE):
     tol : float, default=1e-4
         Improvement (in nats per sample) that counts as progress, for the validation
         score when early stopping, else for the training loss.
-    n_iter_no_change : int, default=20
+    n_iter_no_change : int, default=40
         Epochs without ``tol`` improvement that make a plateau. The validation ELBO
-        of a small data set moves by tenths of a nat from epoch to epoch; 20 epochs
-        keep such noise from ending a fit that is still improving.
+        of a small data set moves by tenths of a nat from epoch to epoch, and a large
+        one improves slowly for long; 40 epochs keep either from ending a fit that is
+        still improving (20 ended fits 0.3-1.1 nats lower on digits and a 10000-row
+        table, see ``benchmarks/RESULTS.md``).
     early_stopping : bool or "auto", default="auto"
         Hold out ``validation_fraction`` of the rows, stop when their ELBO stops
         improving, and restore the weights of the best epoch, so the model does not

@@ -69,7 +69,7 @@ class IWAETransformer(VAETransformer):
     def __init__(self, n_components=2, *, n_importance=5, hidden_layer_sizes=(128, 128),
                  likelihood="gaussian", prior="normal", posterior="diagonal", beta=1.0,
                  kl_warmup=0, free_bits=0.0, batch_size="auto", learning_rate="adaptive",
-                 learning_rate_init=1e-3, max_iter=1000, tol=1e-4, n_iter_no_change=20,
+                 learning_rate_init=1e-3, max_iter=1000, tol=1e-4, n_iter_no_change=40,
                  early_stopping="auto", validation_fraction=0.1, device="auto",
                  random_state=None, verbose=0, warm_start=False):
         super().__init__(
