@@ -29,9 +29,6 @@ except ImportError:  # building from a checkout without installing it
     sys.path.insert(0, str(DOCS.parent))
     import skvae
 
-# Examples train for a few epochs only, on purpose; the warning would repeat on every
-# page. The examples that matter say so themselves.
-warnings.filterwarnings("ignore", message="Stochastic optimizer: maximum iterations")
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 
 # -- Project -------------------------------------------------------------------------

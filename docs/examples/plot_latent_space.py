@@ -18,17 +18,11 @@ It then shows how ``beta`` changes the picture.
 # %%
 # A two-dimensional VAE of the digits
 # -----------------------------------
-import warnings
-
 import matplotlib.pyplot as plt
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VAETransformer
 from skvae.plotting import LatentSpaceDisplay, LatentTraversalDisplay, SampleGridDisplay
-
-# The VAEs train for few epochs here, on purpose: silence the warning that says so.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 # Grey levels in [0, 1] with the customary Bernoulli likelihood: its decoder means stay
 # in [0, 1], which makes clean images. (Its score is then a cross-entropy rather than a
@@ -36,7 +30,7 @@ warnings.filterwarnings("ignore", category=ConvergenceWarning)
 X, y = load_digits(return_X_y=True)
 X = X / 16
 params = dict(n_components=2, likelihood="bernoulli", hidden_layer_sizes=(128,),
-              batch_size=256, learning_rate_init=5e-3, max_iter=30, device="cpu",
+              batch_size=256, learning_rate_init=5e-3, n_iter_no_change=10, device="cpu",
               random_state=0)
 vae = VAETransformer(**params).fit(X)
 

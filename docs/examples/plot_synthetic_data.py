@@ -17,13 +17,11 @@ synthetic wines, which we check three ways against a
 # %%
 # Fitting the generator
 # ---------------------
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_wine
 from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
@@ -32,9 +30,6 @@ from skvae.plotting import LossCurveDisplay
 
 # sphinx_gallery_thumbnail_number = 2
 
-# The VAE trains for few epochs here, on purpose: silence the warning that says so.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
-
 data = load_wine()
 X, names = data.data, data.feature_names
 X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
@@ -42,7 +37,7 @@ X_train, X_test = train_test_split(X, test_size=0.3, random_state=0)
 # likelihood="auto" (the default) picks the Gaussian for real-valued columns; the
 # columns are standardised internally, so their very different scales need no care.
 gen = VAEGenerator(n_components=4, hidden_layer_sizes=(64, 64), learning_rate_init=3e-3,
-                   max_iter=300, device="cpu", random_state=0)
+                   device="cpu", random_state=0)
 gen.fit(X_train)
 print(f"likelihood_: {gen.likelihood_!r}, epochs run: {gen.n_iter_}, "
       f"converged: {gen.converged_}")

@@ -1,6 +1,5 @@
 """A Laplace likelihood: robust to outliers, its mean reconstruction is an L1 fit."""
 
-import warnings
 
 import numpy as np
 import torch
@@ -12,9 +11,6 @@ from torch.nn import functional as F
 from skvae import VAETransformer
 from skvae.datasets import make_manifold
 from skvae.likelihoods import Likelihood, register_likelihood
-
-# Short fits, on purpose: silence the warning that says so.
-warnings.filterwarnings("ignore", message="Stochastic optimizer")
 
 
 class LaplaceHead(nn.Module):
@@ -59,7 +55,7 @@ X[::10] += np.random.RandomState(0).standard_cauchy(size=(40, 8))  # 10% outlyin
 X_train, X_test = X[:300], X[300:]
 
 for likelihood in ["gaussian", LaplaceLikelihood()]:
-    vae = VAETransformer(n_components=2, hidden_layer_sizes=(32,), max_iter=60,
+    vae = VAETransformer(n_components=2, hidden_layer_sizes=(32,), n_iter_no_change=10,
                          likelihood=likelihood, device="cpu", random_state=0)
     vae.fit(X_train)
     score = vae.score(X_test)

@@ -1,6 +1,5 @@
 """A standard Laplace prior: heavier tails than N(0, I)."""
 
-import warnings
 
 import torch
 from torch.distributions import Independent, Laplace
@@ -8,9 +7,6 @@ from torch.distributions import Independent, Laplace
 from skvae import VAETransformer
 from skvae.datasets import make_manifold
 from skvae.priors import Prior, PriorModule, register_prior
-
-# Short fits, on purpose: silence the warning that says so.
-warnings.filterwarnings("ignore", message="Stochastic optimizer")
 
 
 class LaplacePriorModule(PriorModule):
@@ -44,7 +40,7 @@ class LaplacePrior(Prior):
 X, _ = make_manifold(400, n_latent=2, n_features=8, random_state=0)
 X_train, X_test = X[:300], X[300:]
 for prior in ["normal", LaplacePrior()]:
-    vae = VAETransformer(n_components=2, hidden_layer_sizes=(32,), max_iter=40,
+    vae = VAETransformer(n_components=2, hidden_layer_sizes=(32,), n_iter_no_change=10,
                          prior=prior, device="cpu", random_state=0).fit(X_train)
     print(f"{vae.prior_!r:<16} held-out ELBO {vae.score(X_test):6.2f} nats per row, "
           f"samples {vae.sample(3, random_state=0).shape}")
