@@ -222,10 +222,12 @@ class _Estimator(BaseEstimator):
 
     def _check_same_architecture(self, X):
         """A ValueError when the parameters ask for another module than the fitted one."""
-        if self.module_.n_components != self.n_components:
+        # A family without an n_components parameter (VQ-VAE) sizes its latent otherwise.
+        n_components = self.get_params(deep=False).get("n_components")
+        if n_components is not None and self.module_.n_components != n_components:
             raise ValueError(
                 f"warm start needs n_components={self.module_.n_components} as in the "
-                f"previous fit, got {self.n_components}."
+                f"previous fit, got {n_components}."
             )
         config = self._module_config_for(X, self.likelihood_)
         changed = [f"{key}: {self._module_config[key]!r} -> {config[key]!r}"
@@ -379,7 +381,7 @@ class _Estimator(BaseEstimator):
         self.loss_curve_ = self.loss_curve_ + result.losses
         self.n_iter_ += len(result.losses)
         self._optimizer_state = optimizer.state_dict()
-        self._n_features_out = self.n_components
+        self._n_features_out = self.module_.n_components
         self.converged_ = result.converged
         self._module64 = float64_twin(self.module_, self._device)
         if self._validating:

@@ -176,11 +176,6 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         self.verbose = verbose
         self.warm_start = warm_start
 
-    @property
-    def n_components(self):
-        """Width of ``transform``'s output: ``n_positions * embedding_dim``."""
-        return self.n_positions * self.embedding_dim
-
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
