@@ -16,6 +16,7 @@ import torch
 
 from ._codebook import perplexity
 from ._objectives import Objective, rows_of, validation_blocks, weighted_mean
+from ._vq_module import straight_through
 
 
 class VQObjective(Objective):
@@ -53,42 +54,42 @@ class VQObjective(Objective):
     def on_epoch(self, epoch):
         """Record the last epoch's codebook use and restart its dead codes."""
         if self._usage is not None:
-            dead = self._close_epoch()
-            if dead.numel():
-                self.module.codebook.restart(dead, self._candidates, self.generator)
+            for book, dead, candidates in zip(self.module.codebooks(), self._close_epoch(),
+                                              self._candidates):
+                if dead.numel():
+                    book.restart(dead, candidates, self.generator)
         self._usage = None
 
     def _close_epoch(self):
-        """Append the epoch's perplexity and dead-code count; return the dead codes."""
-        usage = self._usage
-        dead = torch.nonzero(usage == 0)[:, 0]
-        self.perplexity_curve.append(perplexity(usage))
-        self.dead_codes_curve.append(int(dead.numel()))
+        """Append the epoch's statistics; return the dead codes of each level.
+
+        The perplexity is that of the bottom (finest) level; the dead codes are counted
+        over every level.
+        """
+        dead = [torch.nonzero(usage == 0)[:, 0] for usage in self._usage]
+        self.perplexity_curve.append(perplexity(self._usage[-1]))
+        self.dead_codes_curve.append(sum(int(d.numel()) for d in dead))
         return dead
 
     def loss(self, batch):
-        """Mean loss of a minibatch; updates the codebook and the epoch's code counts."""
+        """Mean loss of a minibatch; updates the codebooks and the epoch's code counts."""
         x, _, w = rows_of(batch)
         module = self.module
-        z = module.encode(x)
-        codes = module.codebook.nearest(z.detach())
-        e = module.codebook.embed(codes)  # a copy: the update below leaves it as it is
-        flat_z, flat_codes = z.detach().reshape(-1, z.shape[-1]), codes.reshape(-1)
-        flat_w = None if w is None else w.repeat_interleave(module.n_positions)
-        module.codebook.ema_update(flat_z, flat_codes, self.decay, flat_w)
-        self._count(flat_codes, flat_w)
-        self._candidates = flat_z
-        commitment = (z - e).square().sum(dim=(1, 2))
-        straight_through = z + (e - z).detach()
-        log_lik = module.decode(straight_through.flatten(1)).log_prob(x)
-        log_prior = module.code_prior.log_prob(codes)
+        levels = module.levels(x)
+        commitment, usage, self._candidates = 0.0, [], []
+        for book, z, codes, e in levels:
+            flat_z, flat_codes = z.detach().reshape(-1, z.shape[-1]), codes.reshape(-1)
+            flat_w = None if w is None else w.repeat_interleave(codes.shape[1])
+            book.ema_update(flat_z, flat_codes, self.decay, flat_w)
+            usage.append(_counts(flat_codes, flat_w, book.n_codes))
+            self._candidates.append(flat_z)
+            commitment = commitment + (z - e).square().sum(dim=(1, 2))
+        self._usage = usage if self._usage is None else [
+            a + b for a, b in zip(self._usage, usage)]
+        z_q = torch.cat([straight_through(z, e).flatten(1) for _, z, _, e in levels], 1)
+        log_lik = module.decode(z_q).log_prob(x)
+        log_prior = module.code_prior.log_prob(torch.cat([c for _, _, c, _ in levels], 1))
         return weighted_mean(self.beta * commitment - log_lik - log_prior, w)
-
-    def _count(self, codes, w):
-        ones = torch.ones_like(codes, dtype=torch.float32) if w is None else w
-        counts = torch.zeros(self.module.codebook.n_codes, device=codes.device)
-        counts.index_add_(0, codes, ones)
-        self._usage = counts if self._usage is None else self._usage + counts
 
     def validation_score(self):
         """Mean ``log p(x | e(c)) + log p(c)`` of the held-out rows, in the units of X."""
@@ -108,18 +109,26 @@ class VQObjective(Objective):
         """Per-epoch codebook use, and that of the final model on the training rows.
 
         The final model may be an earlier epoch's (early stopping restores the best
-        weights), so ``perplexity_`` and ``n_dead_codes_`` come from one more pass over
-        the training rows with it.
+        weights), so ``perplexity_``, ``top_perplexity_`` and ``n_dead_codes_`` come from
+        one more pass over the training rows with it.
         """
         if self._usage is not None:
             self._close_epoch()
             self._usage = None
-        counts = torch.zeros(self.module.codebook.n_codes)
+        books = self.module.codebooks()
+        counts = [torch.zeros(book.n_codes) for book in books]
         with torch.no_grad():
             for chunk in validation_blocks(self.data, self.module, 1):
-                codes = self.module.codes(chunk[0]).reshape(-1).cpu()
-                counts += torch.bincount(codes, minlength=counts.shape[0])
+                for count, (book, _, codes, _) in zip(counts, self.module.levels(chunk[0])):
+                    count += torch.bincount(codes.reshape(-1).cpu(), minlength=book.n_codes)
         return {"perplexity_curve_": self.perplexity_curve,
                 "dead_codes_curve_": self.dead_codes_curve,
-                "perplexity_": perplexity(counts),
-                "n_dead_codes_": int((counts == 0).sum())}
+                "perplexity_": perplexity(counts[-1]),
+                "top_perplexity_": perplexity(counts[0]) if len(counts) > 1 else None,
+                "n_dead_codes_": int(sum((count == 0).sum() for count in counts))}
+
+
+def _counts(codes, w, n_codes):
+    """How often each code was chosen (weighted by ``w``, when given)."""
+    ones = torch.ones_like(codes, dtype=torch.float32) if w is None else w
+    return torch.zeros(n_codes, device=codes.device).index_add_(0, codes, ones)

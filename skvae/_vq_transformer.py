@@ -43,7 +43,8 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
     trained jointly on the (detached) codes, so :meth:`sample` draws codes, then rows.
 
     ``transform`` returns the code vectors, flattened (deterministic);
-    :meth:`transform_codes` the code indices. ``score_samples`` is
+    :meth:`transform_codes` the code indices. With ``n_top_positions`` > 0 a second,
+    coarser level of codes (VQ-VAE-2) comes first in both. ``score_samples`` is
     ``log p(x | e(c(x))) + log p(c(x))``, the log joint probability of the row and the
     codes the encoder picks, in nats for X in its own units: a lower bound on log p(x)
     of the generative model ``p(x) = sum_c p(c) p(x | e(c))``, one of the terms of
@@ -53,7 +54,8 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
     Parameters
     ----------
     n_positions : int, default=8
-        Code vectors per row; a row is stored in ``n_positions * log2(n_codes)`` bits.
+        Code vectors per row; a row is stored in ``n_positions * log2(n_codes)`` bits
+        (``(n_top_positions + n_positions) * log2(n_codes)`` with a top level).
     n_codes : int, default=32
         Size of the codebook.
     embedding_dim : int, default=8
@@ -63,6 +65,12 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
     prior_layer_sizes : tuple of int, default=(256,)
         Hidden widths of the prior's masked MLP; ``()`` for logits linear in the codes
         of the earlier positions.
+    n_top_positions : int, default=0
+        Code vectors of a second, top level (VQ-VAE-2, usually fewer than
+        ``n_positions``): quantised in a codebook of their own from the encoder's
+        features, they condition the bottom level's encoder, the decoder, and the
+        prior of the bottom codes (the prior runs over the top positions first). 0 for
+        a single level.
     likelihood : str or Likelihood, default="gaussian"
         Noise model p(x | codes), as in :class:`VAETransformer`.
     beta : float, default=0.25
@@ -91,16 +99,19 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         The trained torch module.
     likelihood_ : Likelihood
     codebook_ : ndarray of shape (n_codes, embedding_dim)
-        The code vectors (standardised units of the encoder's output).
+        The code vectors of the bottom level.
     perplexity_curve_ : list of float
-        Codebook perplexity of each epoch: ``exp`` of the entropy of the codes' use, from
-        1 (one code used) to ``n_codes`` (all used equally).
+        Codebook perplexity of each epoch (bottom level): ``exp`` of the entropy of the
+        codes' use, from 1 (one code used) to ``n_codes`` (all used equally).
     dead_codes_curve_ : list of int
-        Codes that no training row chose during each epoch (restarted after it).
+        Codes that no training row chose during each epoch (restarted after it), over
+        all levels.
     perplexity_ : float
-        Codebook perplexity of the final model on the training rows.
+        Codebook perplexity of the final model on the training rows (bottom level).
+    top_perplexity_ : float or None
+        The same for the top level; None with one level.
     n_dead_codes_ : int
-        Codes the final model gives no training row.
+        Codes (of any level) the final model gives no training row.
     n_iter_, loss_curve_, best_loss_, validation_scores_, best_validation_score_, converged_
         As in :class:`VAETransformer`; the loss is the negative score plus ``beta``
         times the commitment term.
@@ -139,6 +150,7 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         "n_codes": [Count(1)],
         "embedding_dim": [Count(1)],
         "prior_layer_sizes": ["array-like"],
+        "n_top_positions": [Count(0)],
         "likelihood": [RegistryOptions(LIKELIHOODS), Likelihood],
         "decay": [Interval(Real, 0, 1, closed="left")],
         "learning_rate": [StrOptions({"adaptive", "constant"})],
@@ -147,10 +159,11 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
     _module_class = VQVAEModule
 
     _fitted_attributes = _Estimator._fitted_attributes | {
-        "perplexity_curve_", "dead_codes_curve_", "perplexity_", "n_dead_codes_"}
+        "perplexity_curve_", "dead_codes_curve_", "perplexity_", "top_perplexity_",
+        "n_dead_codes_"}
 
     def __init__(self, n_positions=8, *, n_codes=32, embedding_dim=8,
-                 hidden_layer_sizes=(128, 128), prior_layer_sizes=(256,),
+                 hidden_layer_sizes=(128, 128), prior_layer_sizes=(256,), n_top_positions=0,
                  likelihood="gaussian", beta=0.25, decay=0.99, batch_size="auto",
                  learning_rate="adaptive", learning_rate_init=1e-3, max_iter=1000, tol=1e-4,
                  n_iter_no_change=40, early_stopping="auto", validation_fraction=0.1,
@@ -160,6 +173,7 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         self.embedding_dim = embedding_dim
         self.hidden_layer_sizes = hidden_layer_sizes
         self.prior_layer_sizes = prior_layer_sizes
+        self.n_top_positions = n_top_positions
         self.likelihood = likelihood
         self.beta = beta
         self.decay = decay
@@ -225,7 +239,8 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         return {"n_features": X.shape[1], "n_positions": int(self.n_positions),
                 "embedding_dim": int(self.embedding_dim), "n_codes": int(self.n_codes),
                 "hidden_layer_sizes": self._hidden_layer_sizes(),
-                "prior_layer_sizes": _sizes(self.prior_layer_sizes, "prior_layer_sizes")}
+                "prior_layer_sizes": _sizes(self.prior_layer_sizes, "prior_layer_sizes"),
+                "n_top_positions": int(self.n_top_positions)}
 
     def _objective(self, module, X, targets, weights=None):
         train_rows, val_rows = self._split(X, targets, weights)
@@ -252,7 +267,7 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_positions * embedding_dim)
+        Z : ndarray of shape (n_samples, (n_top_positions + n_positions) * embedding_dim)
             In the dtype of X (float32 stays float32, anything else becomes float64).
         """
         X = self._validate_X(X)
@@ -261,7 +276,7 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         return check_result(Z, type(self).__name__, "transform", X)
 
     def transform_codes(self, X):
-        """Index of the nearest code at every position.
+        """Index of the nearest code at every position (top level first).
 
         Parameters
         ----------
@@ -269,11 +284,12 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_positions), int
+        codes : ndarray of shape (n_samples, n_top_positions + n_positions), int
         """
         X = self._validate_X(X)
-        codes = self._map_rows(X, lambda m, x, c: m.codes(x), self.module_.n_positions,
-                               np.float64)
+        module = self.module_
+        codes = self._map_rows(X, lambda m, x, c: m.codes(x),
+                               module.n_top_positions + module.n_positions, np.float64)
         return codes.astype(np.intp)
 
     def embed_codes(self, codes):
@@ -282,22 +298,26 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
 
         Parameters
         ----------
-        codes : array-like of shape (n_samples, n_positions), int
+        codes : array-like of shape (n_samples, n_top_positions + n_positions), int
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, n_positions * embedding_dim)
+        Z : ndarray of shape (n_samples, (n_top_positions + n_positions) * embedding_dim)
         """
         check_is_fitted(self, "module_")
-        codes = _checked_codes(codes, self.module_.n_positions, self.module_.codebook.n_codes)
-        return self.codebook_[codes].reshape(codes.shape[0], -1)
+        module = self.module_
+        codes = _checked_codes(codes, module.n_top_positions + module.n_positions,
+                               module.codebook.n_codes)
+        with torch.no_grad():
+            Z = module.embed(torch.as_tensor(codes, dtype=torch.long, device=self._device))
+        return Z.cpu().numpy().astype(np.float64)
 
     def inverse_transform(self, X):
         """Decode flattened code vectors to the mean of p(x | z), in the units of X.
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_positions * embedding_dim)
+        X : array-like of shape (n_samples, (n_top_positions + n_positions) * embedding_dim)
             E.g. the output of :meth:`transform` or :meth:`embed_codes`; decoded as
             given, without snapping to the nearest codes.
 
@@ -360,7 +380,7 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
 
         Returns
         -------
-        codes : ndarray of shape (n_samples, n_positions), int
+        codes : ndarray of shape (n_samples, n_top_positions + n_positions), int
         """
         check_is_fitted(self)
         n_samples = check_n_samples(n_samples)
@@ -390,7 +410,7 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
         with torch.no_grad():
             for start in range(0, n_samples, rows):
                 codes = module.code_prior.sample(min(rows, n_samples - start), generator)
-                z = module.codebook.embed(codes).flatten(1)
+                z = module.embed(codes)
                 drawn[start:start + len(z)] = draw(module.decode(z), generator).cpu().numpy()
         return self._standardizer.inverse(drawn)
 

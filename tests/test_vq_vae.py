@@ -31,7 +31,8 @@ def expected_failed_checks(estimator):
     }
 
 
-@parametrize_with_checks([VQVAETransformer(**CHEAP)],
+@parametrize_with_checks([VQVAETransformer(**CHEAP),
+                          VQVAETransformer(**{**CHEAP, "n_top_positions": 1})],
                          expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible_estimator(estimator, check):
     check(estimator)
@@ -55,10 +56,12 @@ def digits():
     return X[:300] / 16.0
 
 
-@pytest.fixture(scope="module")
-def tiny(digits):
-    """A tiny model over 3 codes at 2 positions: its 9 code rows can be enumerated."""
-    return VQVAETransformer(n_positions=2, n_codes=3, embedding_dim=2, hidden_layer_sizes=(16,),
+@pytest.fixture(scope="module", params=[0, 1], ids=["one_level", "two_levels"])
+def tiny(digits, request):
+    """A tiny model over 3 codes at 2 positions in all (one or two levels): its 9 code
+    rows can be enumerated."""
+    return VQVAETransformer(n_positions=2 - request.param, n_top_positions=request.param,
+                            n_codes=3, embedding_dim=2, hidden_layer_sizes=(16,),
                             max_iter=15, device="cpu", random_state=0).fit(digits)
 
 
@@ -155,8 +158,8 @@ def test_score_is_a_lower_bound_on_the_model_log_likelihood(tiny, digits):
     rows = _all_rows(2, 3)
     module = tiny._module64
     x = tiny._standardizer.to_tensor(X, torch.float64, "cpu")
-    z = module.codebook.embed(rows).flatten(1)
     with torch.no_grad():
+        z = module.embed(rows)
         log_joint = (module.decode(z[:, None]).log_prob(x)  # (9 code rows, n)
                      + module.code_prior.log_prob(rows)[:, None])
     log_px = torch.logsumexp(log_joint, 0) + tiny._standardizer.log_jacobian_rows(x)
@@ -194,7 +197,9 @@ def test_float32_stays_float32(tiny, digits):
 def test_codebook_use_is_recorded_per_epoch(tiny):
     assert len(tiny.perplexity_curve_) == len(tiny.dead_codes_curve_) == tiny.n_iter_
     assert all(1.0 <= p <= 3.0 + 1e-9 for p in tiny.perplexity_curve_)
-    assert 0 <= tiny.n_dead_codes_ <= 3 and 1.0 <= tiny.perplexity_ <= 3.0 + 1e-9
+    levels = 1 + (tiny.n_top_positions > 0)
+    assert 0 <= tiny.n_dead_codes_ <= 3 * levels and 1.0 <= tiny.perplexity_ <= 3.0 + 1e-9
+    assert (tiny.top_perplexity_ is None) == (levels == 1)
 
 
 def test_dead_codes_are_restarted(digits):
@@ -208,6 +213,23 @@ def test_dead_codes_are_restarted(digits):
     assert est.dead_codes_curve_[-1] >= 64 - 40
     assert len(est.dead_codes_curve_) == 5  # the warm start continued the curve
     assert not np.allclose(before[dead], after[dead])
+
+
+def test_top_level_codes_condition_the_bottom_level(digits):
+    est = VQVAETransformer(**{**CHEAP, "n_top_positions": 1, "random_state": 0}).fit(digits[:60])
+    module = est._module64
+    x = est._standardizer.to_tensor(digits[:5], torch.float64, "cpu")
+    top, bottom = module.levels(x)
+    assert top[0] is module.top_codebook and bottom[0] is module.codebook
+    # The bottom encoder reads the top code vectors: other top codes, other outputs.
+    h = module.encoder(x)
+    shifted = torch.cat([h, top[3].flatten(1) + 1.0], -1)
+    assert not torch.allclose(module.to_vectors(shifted),
+                              module.to_vectors(torch.cat([h, top[3].flatten(1)], -1)))
+    # The codes and vectors list the top level first.
+    codes = est.transform_codes(digits[:5])
+    np.testing.assert_array_equal(codes[:, :1], top[2].numpy())
+    np.testing.assert_allclose(est.transform(digits[:5])[:, :2], top[3].flatten(1).numpy())
 
 
 def test_partial_fit_continues_the_curves(digits):
