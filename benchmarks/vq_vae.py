@@ -25,6 +25,7 @@ Run::
 # License: BSD 3 clause
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -37,9 +38,10 @@ from skvae import VAETransformer, VQVAETransformer
 
 from .sample_quality import DIGIT_IMAGES, FeatureSpace, digit_images
 
-#: (n_positions, n_codes) of the VQ-VAEs of the rate-distortion table; (8, 32) is the
-#: default and comes from the sample-quality fits.
-VQ_SIZES = [(4, 16), (16, 64)]
+#: (n_positions, n_codes, n_top_positions) of the VQ-VAEs of the rate-distortion table;
+#: (8, 32, 0) is the default and comes from the sample-quality fits. The last is a
+#: two-level VQ-VAE-2, whose learned prior is also compared with a uniform one (seed 0).
+VQ_SIZES = [(4, 16, 0), (16, 64, 0), (8, 32, 4)]
 
 #: Latent sizes of the Gaussian VAEs, and bits per component of the quantised codes.
 VAE_SIZES = [4, 8, 16]
@@ -47,7 +49,6 @@ PCA_SIZES = [2, 4, 8, 16, 32]
 BITS_PER_COMPONENT = [2, 4, 6]
 
 SEEDS = [0, 1, 2]
-N_SAMPLES = 1000
 
 
 def rmse(a, b):
@@ -73,18 +74,19 @@ def continuous_rows(name, model, X_train, X_test, n_components):
 
 def vq_row(model, X_test):
     """The rate-distortion row of a fitted VQ-VAE."""
-    p, k = model.n_positions, model.n_codes
+    p, k, top = model.n_positions, model.n_codes, model.n_top_positions
+    code = f"{p} x {k} codes" + (f" + top {top} x {k}" if top else "")
     codes = torch.as_tensor(model.transform_codes(X_test))
     with torch.no_grad():  # the code length under the learned prior (entropy coding)
         prior_bits = -float(model._module64.code_prior.log_prob(codes).mean()) / np.log(2)
     X_hat = model.inverse_transform(model.transform(X_test))
-    return ("VQVAETransformer", f"{p} x {k} codes", round(p * np.log2(k), 1),
+    return ("VQVAETransformer", code, f"{(p + top) * np.log2(k):.0f}",
             rmse(X_hat, X_test), f"{prior_bits:.1f}")
 
 
-def sample_quality(model, space, X_test, seed):
+def sample_quality(model, space, X_test, seed, n_samples=1000):
     """FD, precision and recall of decoded samples, learned prior and uniform prior."""
-    learned = model.sample_codes(N_SAMPLES, random_state=seed)
+    learned = model.sample_codes(n_samples, random_state=seed)
     uniform = np.random.RandomState(seed).randint(model.n_codes, size=learned.shape)
     out = {}
     for name, codes in (("learned", learned), ("uniform", uniform)):
@@ -92,6 +94,10 @@ def sample_quality(model, space, X_test, seed):
         precision, recall = space.precision_recall(X_test, images)
         out[name] = (space.frechet_distance(X_test, images), precision, recall)
     return out
+
+
+def progress(message):
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
 
 
 def table(header, rows):
@@ -116,21 +122,30 @@ def main(argv=None):
 
     quality, usage, defaults = [], [], {}
     for seed in seeds:
+        progress(f"default fit, seed {seed}")
         start = time.perf_counter()
         model = VQVAETransformer(random_state=seed, **fit).fit(X_train)
         seconds = time.perf_counter() - start
         defaults[seed] = model
-        usage.append((seed, model.n_iter_, round(seconds, 1), model.perplexity_,
+        usage.append((seed, model.n_iter_, f"{seconds:.0f}", f"{model.perplexity_:.2f}",
                       model.n_dead_codes_, model.dead_codes_curve_[-1], model.n_codes))
         result = sample_quality(model, space, X_test, seed)
         for prior, (fd, precision, recall) in result.items():
             quality.append((seed, prior, fd, precision, recall))
 
     rate = [vq_row(defaults[seeds[0]], X_test)]
-    for p, k in VQ_SIZES:
-        model = VQVAETransformer(p, n_codes=k, random_state=0, **fit).fit(X_train)
+    for p, k, top in VQ_SIZES:
+        progress(f"VQ-VAE {p} x {k}, top {top}")
+        model = VQVAETransformer(p, n_codes=k, n_top_positions=top, random_state=0,
+                                 **fit).fit(X_train)
         rate.append(vq_row(model, X_test))
+        if top:
+            for prior, (fd, precision, recall) in sample_quality(model, space, X_test,
+                                                                  0).items():
+                quality.append((f"0 (two levels, {p} + top {top})", prior, fd, precision,
+                                recall))
     for d in VAE_SIZES:
+        progress(f"VAE {d}")
         vae = VAETransformer(d, random_state=0, **fit).fit(X_train)
         rate += continuous_rows("VAETransformer (Gaussian)", vae, X_train, X_test, d)
     for d in PCA_SIZES:
@@ -142,8 +157,9 @@ def main(argv=None):
                 rate))
     print("\n### Samples from the learned code prior vs a uniform code prior\n")
     print(table(["seed", "code prior", "Frechet distance", "precision", "recall"], quality))
-    fd = {prior: [q[2] for q in quality if q[1] == prior] for prior in ("learned", "uniform")}
-    print(f"\nMean Frechet distance: learned {np.mean(fd['learned']):.2f}, uniform "
+    fd = {prior: [q[2] for q in quality if q[1] == prior and q[0] in seeds]
+          for prior in ("learned", "uniform")}
+    print(f"\nDefault one-level model, mean Frechet distance: learned {np.mean(fd['learned']):.2f}, uniform "
           f"{np.mean(fd['uniform']):.2f}; learned lower on "
           f"{sum(a < b for a, b in zip(fd['learned'], fd['uniform']))} of {len(seeds)} seeds.")
     print("\n### Codebook use at the end of a default fit\n")
