@@ -276,6 +276,7 @@ def test_embed_codes_refuses_bad_codes(tiny, codes, match):
     (dict(n_codes=0), "n_codes"),
     (dict(decay=1.0), "decay"),
     (dict(prior_layer_sizes=(4, True)), "prior_layer_sizes"),
+    (dict(n_top_positions=-1), "n_top_positions"),
 ])
 def test_bad_parameters_raise_before_fitting(digits, params, match):
     with pytest.raises(ValueError, match=match):
