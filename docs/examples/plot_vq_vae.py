@@ -14,23 +14,17 @@ learned prior over codes against images from codes drawn uniformly at random.
 # -------
 # Each 8x8 digit becomes ``n_positions=4`` codes out of ``n_codes=16``: 16 bits per
 # image. The Bernoulli likelihood keeps the decoded grey levels in [0, 1].
-import warnings
-
 import matplotlib.pyplot as plt
 import numpy as np
 from sklearn.datasets import load_digits
-from sklearn.exceptions import ConvergenceWarning
 
 from skvae import VQVAETransformer
-
-# A short fit, on purpose: silence the warning that says so.
-warnings.filterwarnings("ignore", category=ConvergenceWarning)
 
 X, y = load_digits(return_X_y=True)
 X = X / 16
 vq = VQVAETransformer(n_positions=4, n_codes=16, embedding_dim=4, likelihood="bernoulli",
-                      hidden_layer_sizes=(128,), max_iter=60, device="cpu",
-                      random_state=0).fit(X)
+                      hidden_layer_sizes=(128,), batch_size=256, learning_rate_init=5e-3,
+                      n_iter_no_change=10, device="cpu", random_state=0).fit(X)
 codes = vq.transform_codes(X)
 print("codes of the first three images:\n", codes[:3])
 print(f"perplexity {vq.perplexity_:.1f} of {vq.n_codes} codes, {vq.n_dead_codes_} dead")
