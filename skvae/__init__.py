@@ -7,6 +7,7 @@ from ._generator import VAEGenerator
 from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._version import __version__
+from ._vq_transformer import VQVAETransformer
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "VAEClassifier",
     "VAEGenerator",
     "VAETransformer",
+    "VQVAETransformer",
     "__version__",
     "load",
     "save",

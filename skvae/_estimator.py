@@ -176,6 +176,14 @@ class _Estimator(BaseEstimator):
     def _resolve_likelihood(self, X):
         return get_likelihood(self.likelihood)
 
+    def _resolve_prior(self):
+        """The fitted prior part; None for a family without one (e.g. VQ-VAE)."""
+        return get_prior(self.prior)
+
+    def _resolve_posterior(self):
+        """The fitted posterior part; None for a family without one (e.g. VQ-VAE)."""
+        return get_posterior(self.posterior)
+
     def _batch_size(self, n_samples):
         if self.batch_size == "auto":
             # About ten steps per epoch on small data (a VAE needs thousands of Adam
@@ -187,14 +195,15 @@ class _Estimator(BaseEstimator):
         """The fitted state a first fit starts from: parts, module, standardisation, RNG."""
         likelihood = self._resolve_likelihood(X)
         likelihood.check_support(X)
-        prior = get_prior(self.prior)
-        posterior = get_posterior(self.posterior)
+        prior = self._resolve_prior()
+        posterior = self._resolve_posterior()
         rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
         seed = draw_seed(rng)
         config = self._module_config_for(X, likelihood)
         module = build_module(self._module_class, config, likelihood, prior, posterior, seed)
         standardizer = Standardizer.fit(X, likelihood)
-        if hasattr(module.prior, "init_from_data"):  # e.g. the VampPrior's pseudo-inputs
+        # e.g. the VampPrior's pseudo-inputs; a family may have no prior part at all
+        if hasattr(getattr(module, "prior", None), "init_from_data"):
             module.prior.init_from_data(X.shape[0], lambda index: standardizer.rows(X, index),
                                         torch.Generator().manual_seed(seed))
         return dict(likelihood_=likelihood, prior_=prior, posterior_=posterior, _rng=rng,
@@ -213,15 +222,19 @@ class _Estimator(BaseEstimator):
 
     def _check_same_architecture(self, X):
         """A ValueError when the parameters ask for another module than the fitted one."""
-        if self.module_.n_components != self.n_components:
+        # A family without an n_components parameter (VQ-VAE) sizes its latent otherwise.
+        n_components = self.get_params(deep=False).get("n_components")
+        if n_components is not None and self.module_.n_components != n_components:
             raise ValueError(
                 f"warm start needs n_components={self.module_.n_components} as in the "
-                f"previous fit, got {self.n_components}."
+                f"previous fit, got {n_components}."
             )
         config = self._module_config_for(X, self.likelihood_)
         changed = [f"{key}: {self._module_config[key]!r} -> {config[key]!r}"
                    for key in config if config[key] != self._module_config.get(key)]
         for name in ("prior", "posterior"):
+            if getattr(self, f"{name}_") is None:  # a family without this part
+                continue
             if _part_changed(getattr(self, name), getattr(self, f"{name}_")):
                 changed.append(f"{name}: {getattr(self, f'{name}_')!r} -> "
                                f"{getattr(self, name)!r}")
@@ -368,7 +381,7 @@ class _Estimator(BaseEstimator):
         self.loss_curve_ = self.loss_curve_ + result.losses
         self.n_iter_ += len(result.losses)
         self._optimizer_state = optimizer.state_dict()
-        self._n_features_out = self.n_components
+        self._n_features_out = self.module_.n_components
         self.converged_ = result.converged
         self._module64 = float64_twin(self.module_, self._device)
         if self._validating:
