@@ -6,8 +6,10 @@ an objective; this one reuses the VAE's module and brings its own objective.
 """
 
 import math
+import tempfile
 import warnings
 from numbers import Integral
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -102,9 +104,11 @@ if __name__ == "__main__":
         model.fit(X_train)
         print(f"{type(model).__name__:<16} held-out log-likelihood (IWAE, 200 draws) "
               f"{model.log_likelihood(X_test, n_samples=200).mean():7.2f} nats per image")
-    save(model, "iwae.skvae")
-    print("saved and loaded:", np.array_equal(load("iwae.skvae").transform(X_test),
-                                              model.transform(X_test)))
+    with tempfile.TemporaryDirectory() as folder:  # leave no file behind
+        path = Path(folder) / "iwae.skvae"
+        save(model, path)
+        print("saved and loaded:", np.array_equal(load(path).transform(X_test),
+                                                  model.transform(X_test)))
     with warnings.catch_warnings():
         # the checks fit tiny models for a few epochs; that they stop early is the point
         warnings.filterwarnings("ignore", message="Stochastic optimizer")
