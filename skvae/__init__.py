@@ -4,12 +4,14 @@
 
 from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
+from ._hierarchical import HierarchicalVAETransformer
 from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 
 __all__ = [
+    "HierarchicalVAETransformer",
     "InconsistentVersionWarning",
     "NonFiniteLossError",
     "VAEClassifier",
