@@ -11,8 +11,9 @@ from ._base import _BaseVAE
 from ._module import HierarchicalVAEModule
 from ._noise import score_draws, score_noise
 from ._objectives import HierarchicalELBOObjective
-from ._sklearn_compat import Count
+from ._sklearn_compat import Count, StrOptions
 from ._validation import check_result, validated
+from .posteriors import DiagonalPosterior, get_posterior
 from .priors import TwoStagePrior, VampPrior, get_prior
 
 
@@ -37,10 +38,10 @@ class HierarchicalVAETransformer(_BaseVAE):
     The generative model is top-down, p(z_L) p(z_{L-1} | z_L) ... p(z_1 | z_2)
     p(x | z_1), each conditional a diagonal Gaussian computed by an MLP; inference is
     bottom-up, q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1}), as in the two-layer models
-    of Burda et al. (2016). ``score_samples`` is the ELBO of the whole hierarchy and
-    ``log_likelihood`` the importance-sampled estimate of log p(x) with the exact
-    joint density of all layers, so both compare with a one-layer
-    :class:`VAETransformer`'s. One layer (an int ``n_components``) is the usual VAE.
+    of Burda et al. (2016), or top-down as in the ladder VAE (``inference``).
+    ``score_samples`` is the ELBO of the whole hierarchy and ``log_likelihood`` the
+    importance-sampled estimate of log p(x) with the exact joint density of all
+    layers, so both compare with a one-layer :class:`VAETransformer`'s. One layer (an int ``n_components``) is the usual VAE.
 
     Parameters
     ----------
@@ -50,6 +51,13 @@ class HierarchicalVAETransformer(_BaseVAE):
         layer keep the int of the public contract.
     transform_layer : int, default=0
         The layer ``transform`` returns (0: z_1) and ``inverse_transform`` takes.
+    inference : {"bottom_up", "top_down"}, default="bottom_up"
+        The inference path. "bottom_up": q(z_1 | x) q(z_2 | z_1) ..., as in Burda et
+        al. (2016). "top_down": the ladder VAE of Sonderby et al. (2016), where a
+        deterministic bottom-up pass gives an estimate of every layer and q(z_l |
+        z_{l+1}, x) merges it with the generative p(z_l | z_{l+1}) by precision
+        weighting; each layer's KL is then in closed form. It needs
+        ``posterior="diagonal"``.
     link_layer_sizes : tuple of int, default=(64, 64)
         Widths of the hidden layers of the MLPs between two stochastic layers, in both
         the inference and the generative path.
@@ -115,6 +123,7 @@ converged_, n_features_in_, feature_names_in_
         **_BaseVAE._parameter_constraints,
         "n_components": ["array-like", Count(1)],
         "transform_layer": [Count(0)],
+        "inference": [StrOptions({"bottom_up", "top_down"})],
         "link_layer_sizes": ["array-like"],
     }
 
@@ -122,7 +131,7 @@ converged_, n_features_in_, feature_names_in_
 
     _fitted_attributes = _BaseVAE._fitted_attributes | {"_transform_layer"}
 
-    def __init__(self, n_components=(16, 8), *, transform_layer=0,
+    def __init__(self, n_components=(16, 8), *, transform_layer=0, inference="bottom_up",
                  link_layer_sizes=(64, 64), hidden_layer_sizes=(128, 128),
                  likelihood="gaussian", prior="normal", posterior="diagonal", beta=1.0,
                  kl_warmup=0, free_bits=0.0, batch_size="auto", learning_rate="adaptive",
@@ -138,6 +147,7 @@ converged_, n_features_in_, feature_names_in_
             validation_fraction=validation_fraction, device=device,
             random_state=random_state, verbose=verbose, warm_start=warm_start)
         self.transform_layer = transform_layer
+        self.inference = inference
         self.link_layer_sizes = link_layer_sizes
 
     # ------------------------------------------------------------------ fitting
@@ -155,6 +165,10 @@ converged_, n_features_in_, feature_names_in_
         if isinstance(get_prior(self.prior), (VampPrior, TwoStagePrior)):
             raise ValueError(f"prior={self.prior!r} does not apply to the top layer of a "
                              "hierarchical VAE; use 'normal' or 'mog'.")
+        if self.inference == "top_down" and not isinstance(get_posterior(self.posterior),
+                                                           DiagonalPosterior):
+            raise ValueError("inference='top_down' merges diagonal Gaussians: it needs "
+                             f"posterior='diagonal', got {self.posterior!r}.")
         X = validated(self, X, reset=reset, ensure_min_samples=ensure_min_samples)
         return X, None
 
@@ -163,7 +177,8 @@ converged_, n_features_in_, feature_names_in_
         links = () if links is None or not len(links) else _positive_ints(
             links, "link_layer_sizes")
         return {"n_features": X.shape[1], "layer_sizes": self._layer_sizes(),
-                "hidden_layer_sizes": self._hidden_layer_sizes(), "link_sizes": links}
+                "hidden_layer_sizes": self._hidden_layer_sizes(), "link_sizes": links,
+                "top_down": self.inference == "top_down"}
 
     def _check_same_latent(self):
         if self.module_.layer_sizes != self._layer_sizes():
@@ -188,10 +203,12 @@ converged_, n_features_in_, feature_names_in_
     def transform(self, X):
         """Encode X as the posterior mean of layer ``transform_layer``.
 
-        Layer 0 (z_1) is the mean of q(z_1 | x), exact. An upper layer's posterior,
-        q(z_l | x) = E_{q(z_{l-1} | x)}[q(z_l | z_{l-1})], is not Gaussian; its mean
-        is estimated with the fixed draws of ``score_samples`` through the layers
-        below, so it is deterministic and the same whatever batch a row comes in.
+        The layer that inference reaches first (z_1 bottom-up, z_L top-down) has a
+        Gaussian posterior: its mean is exact. Another layer's posterior is a mixture
+        over the layers inferred before it (bottom-up, q(z_l | x) =
+        E_{q(z_{l-1} | x)}[q(z_l | z_{l-1})]), not a Gaussian; its mean is estimated
+        with the fixed draws of ``score_samples``, so it is deterministic and the same
+        whatever batch a row comes in.
 
         Parameters
         ----------
@@ -206,7 +223,7 @@ converged_, n_features_in_, feature_names_in_
         layer = state["_transform_layer"]
         module = state["module_"]
         n_out = module.layer_sizes[layer]
-        if layer == 0:
+        if layer == 0 and not module.top_down:
             Z = self._map_rows(X, lambda m, x, c: m.encode_mean(x), n_out, X.dtype,
                                state=state)
         else:
@@ -215,7 +232,9 @@ converged_, n_features_in_, feature_names_in_
             def mean(m, x, c):
                 noise = score_noise(n_draws, m.n_components, x.dtype, x.device)
                 with torch.inference_mode():
-                    return m.upward(x, noise)[0][layer].mean.mean(dim=0)
+                    means = m.upward(x, noise)[0][layer].mean
+                # A layer inferred before any draw has no draws axis: its mean is exact.
+                return means.mean(dim=0) if means.dim() == 3 else means
 
             Z = self._map_rows(X, mean, n_out, X.dtype, n_draws, state=state)
         return check_result(Z, type(self).__name__, "transform", X)

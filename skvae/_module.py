@@ -13,7 +13,7 @@ import threading
 
 import torch
 from torch import nn
-from torch.distributions import Distribution
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from torch.nn import functional as F
 
 from .posteriors import DiagonalPosterior
@@ -352,9 +352,18 @@ class HierarchicalVAEModule(nn.Module):
     """A VAE with several stochastic layers z_1 (next to x), ..., z_L (top).
 
     Generative path, top-down: p(z_L) (the prior part), p(z_l | z_{l+1}) diagonal
-    Gaussians, p(x | z_1) (the likelihood part). Inference path, bottom-up (as in Burda
-    et al., 2016): q(z_1 | x) q(z_2 | z_1) ... q(z_L | z_{L-1}), each from the posterior
-    part. Between two stochastic layers both paths use an MLP of ``link_sizes`` widths.
+    Gaussians, p(x | z_1) (the likelihood part). Two inference paths:
+
+    - bottom-up (``top_down=False``, as in Burda et al., 2016): q(z_1 | x)
+      q(z_2 | z_1) ... q(z_L | z_{L-1}), each from the posterior part;
+    - top-down (``top_down=True``, the ladder VAE of Sonderby et al., 2016): a
+      deterministic bottom-up pass d_1(x), ..., d_L(x) gives a Gaussian estimate of
+      each layer; q(z_L | x) is the top one, and q(z_l | z_{l+1}, x) combines the
+      estimate of layer l with the generative p(z_l | z_{l+1}) by precision weighting,
+      so inference and generation share the top-down path. Each layer's KL is then
+      between two Gaussians, in closed form. It needs the diagonal posterior.
+
+    Between two stochastic layers both paths use MLPs of ``link_sizes`` widths.
 
     Parameters
     ----------
@@ -367,26 +376,35 @@ class HierarchicalVAEModule(nn.Module):
         Widths of the hidden layers between z_l and z_{l+1}, both ways.
     likelihood, prior, posterior
         The parts; the prior is that of the top layer.
+    top_down : bool, default=False
+        The ladder (top-down) inference path instead of the bottom-up one.
     """
 
     #: The constructor arguments besides the parts: plain values a saved model stores.
-    CONFIG_KEYS = ("n_features", "layer_sizes", "hidden_layer_sizes", "link_sizes")
+    CONFIG_KEYS = ("n_features", "layer_sizes", "hidden_layer_sizes", "link_sizes",
+                   "top_down")
 
     def __init__(self, n_features, layer_sizes, hidden_layer_sizes, link_sizes, likelihood,
-                 prior, posterior):
+                 prior, posterior, top_down=False):
         super().__init__()
         self.layer_sizes = tuple(layer_sizes)
+        self.top_down = bool(top_down)
         self.n_conditions = 0
         # The width of the noise every draw needs: one standard normal per latent unit.
         self.n_components = sum(self.layer_sizes)
         encoder_sizes = [n_features, *hidden_layer_sizes]
         self.encoder = mlp(encoder_sizes)
         self.posterior = posterior.head(encoder_sizes[-1], self.layer_sizes[0])
-        link_out = ([*link_sizes] or [None])[-1]
+        # Bottom-up, the links read the draws of the layer below; top-down, the
+        # deterministic features of the layer below.
+        inputs = [encoder_sizes[-1]] if self.top_down else list(self.layer_sizes[:-1])
+        for _ in self.layer_sizes[2:]:
+            if self.top_down:
+                inputs.append(([*link_sizes] or inputs[-1:])[-1])
+        self.up = nn.ModuleList(mlp([width, *link_sizes]) for width in inputs)
+        self.up_heads = nn.ModuleList(posterior.head(([*link_sizes] or [width])[-1], upper)
+                                      for width, upper in zip(inputs, self.layer_sizes[1:]))
         pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
-        self.up = nn.ModuleList(mlp([lower, *link_sizes]) for lower, _ in pairs)
-        self.up_heads = nn.ModuleList(posterior.head(link_out or lower, upper)
-                                      for lower, upper in pairs)
         self.conditionals = nn.ModuleList(_ConditionalGaussian(upper, link_sizes, lower)
                                           for lower, upper in pairs)
         self.prior = prior.module(self.layer_sizes[-1], n_features)
@@ -398,19 +416,21 @@ class HierarchicalVAEModule(nn.Module):
         return noise.split(self.layer_sizes, dim=-1)
 
     def encode(self, x, c=None):
-        """q(z_1 | x), batch shape ``(n,)``."""
+        """q(z_1 | x), batch shape ``(n,)`` (bottom-up inference only)."""
         return self.posterior(run_layers(self.encoder, x))
 
     def encode_mean(self, x, c=None):
-        """E[z_1 | x], the bottom layer's posterior mean (exact)."""
+        """E[z_1 | x], the bottom layer's posterior mean (exact; bottom-up inference)."""
         return self.posterior.location(run_layers(self.encoder, x))
 
     def upward(self, x, noise):
-        """The bottom-up pass: ``(qs, zs)``, each layer's q and its reparameterised draw.
+        """The inference pass: ``(qs, zs)``, each layer's q and its reparameterised draw.
 
         ``noise`` has shape ``(n, n_components)`` or ``(n_draws, 1, n_components)``, one
-        slice per layer; draws of layer l+1 condition on the draws of layer l.
+        slice per layer; both lists are in layer order, z_1 first.
         """
+        if self.top_down:
+            return self._top_down(x, self._split(noise))
         noise = self._split(noise)
         q = self.encode(x)
         qs, zs = [q], [self.posterior.reparameterise(q, noise[0])]
@@ -418,6 +438,20 @@ class HierarchicalVAEModule(nn.Module):
             q = head(run_layers(layers, zs[-1]))
             qs.append(q)
             zs.append(head.reparameterise(q, eps))
+        return qs, zs
+
+    def _top_down(self, x, noise):
+        features = [run_layers(self.encoder, x)]
+        for layers in self.up:
+            features.append(run_layers(layers, features[-1]))
+        heads = [self.posterior, *self.up_heads]
+        q = heads[-1](features[-1])
+        qs, zs = [q], [heads[-1].reparameterise(q, noise[-1])]
+        for layer in reversed(range(len(self.layer_sizes) - 1)):
+            estimate = heads[layer](features[layer])
+            q = _precision_weighted(estimate, self.conditionals[layer](zs[0]))
+            qs.insert(0, q)
+            zs.insert(0, heads[layer].reparameterise(q, noise[layer]))
         return qs, zs
 
     def prior_distribution(self):
@@ -442,17 +476,28 @@ class HierarchicalVAEModule(nn.Module):
     def elbo_layers(self, x, noise):
         """``(E_q[log p(x|z_1)], [KL of each layer], qs)``, per row.
 
-        The KL of layer l < L is ``E_q[log q(z_l|z_{l-1}) - log p(z_l|z_{l+1})]``,
-        with the entropy of the Gaussian q exact and the cross term from the draws; the
-        top layer's is the prior's KL (closed form for N(0, I)). Their sum and the
-        reconstruction term make the ELBO of the whole hierarchy.
+        The KL of layer l < L is ``E_q[log q(z_l|...) - log p(z_l|z_{l+1})]`` (see
+        :meth:`_layer_kl`); the top layer's is the prior's KL (closed form for
+        N(0, I)). Their sum and the reconstruction term make the ELBO of the whole
+        hierarchy.
         """
         qs, zs = self.upward(x, noise)
         log_lik = _over_draws(self.decode(zs[0]).log_prob(x))
-        kls = [_over_draws(-q.entropy() - conditional(z_above).log_prob(z))
+        kls = [_over_draws(self._layer_kl(q, z, conditional(z_above)))
                for q, z, z_above, conditional in zip(qs, zs, zs[1:], self.conditionals)]
         kls.append(_over_draws(self.prior.kl(qs[-1], zs[-1], _no_encoder)))
         return log_lik, kls, qs
+
+    def _layer_kl(self, q, z, p):
+        """KL(q || p) of one layer below the top at its draw ``z``.
+
+        Top-down, q and p are Gaussians given the same z_{l+1}: in closed form.
+        Bottom-up, q is given z_{l-1} and p given z_{l+1}: the entropy of q is exact and
+        the cross term comes from the draw.
+        """
+        if self.top_down:
+            return kl_divergence(q, p)
+        return -q.entropy() - p.log_prob(z)
 
     def elbo(self, x, noise, beta=1.0, c=None):
         """Per-row ``E_q[log p(x|z_1)] - beta * sum_l KL_l``; see :meth:`elbo_layers`."""
@@ -468,6 +513,17 @@ class HierarchicalVAEModule(nn.Module):
         for q, z in zip(qs, zs):
             log_w = log_w - q.log_prob(z)
         return log_w
+
+
+def _precision_weighted(estimate, prior):
+    """The Gaussian proportional to the product of two diagonal Gaussians (their
+    precisions add): the ladder VAE's merge of a bottom-up estimate with p(z_l|z_{l+1})."""
+    a, b = estimate.base_dist, prior.base_dist
+    precision_a, precision_b = a.scale.pow(-2), b.scale.pow(-2)
+    variance = 1.0 / (precision_a + precision_b)
+    loc = variance * (a.loc * precision_a + b.loc * precision_b)
+    return Independent(Normal(loc, variance.sqrt(), validate_args=False), 1,
+                       validate_args=False)
 
 
 def _over_draws(values):

@@ -31,7 +31,8 @@ def expected_failed_checks(estimator):
     }
 
 
-@parametrize_with_checks([HierarchicalVAETransformer(**CHEAP)],
+@parametrize_with_checks([HierarchicalVAETransformer(**CHEAP),
+                          HierarchicalVAETransformer(inference="top_down", **CHEAP)],
                          expected_failed_checks=expected_failed_checks)
 def test_hierarchical_passes_the_sklearn_checks(estimator, check):
     check(estimator)
@@ -87,27 +88,42 @@ def _grid_log_marginal(module, x):
     return torch.logsumexp(log_prior + log_z1 + log_x, 0) + torch.log(step)
 
 
+def _normal(dist):
+    return torch.distributions.Normal(dist.base_dist.loc, dist.base_dist.scale)
+
+
 def _grid_importance_integral(module, x):
     """log of the integral of q(z | x) times the module's importance weight over the grid.
 
     ``q(z | x) * p(x, z) / q(z | x)`` integrates to p(x) exactly when ``log_weights``
-    holds every term of the hierarchy's joint density and of q.
+    holds every term of the hierarchy's joint density and of q. q is written out by
+    hand here for each inference path, and the noise that gives each grid point
+    derived from it.
     """
     z1, z2, step = _grid()
-    q1 = module.encode(x[None]).base_dist
-    q2 = module.up_heads[0](module.up[0](z1)).base_dist
+    d1 = module.encoder(x[None])
+    if module.top_down:
+        q2 = _normal(module.up_heads[0](module.up[0](d1)))
+        estimate, prior = _normal(module.posterior(d1)), _normal(module.conditionals[0](z2))
+        precision = estimate.scale ** -2 + prior.scale ** -2
+        loc = (estimate.loc * estimate.scale ** -2 + prior.loc * prior.scale ** -2) / precision
+        q1 = torch.distributions.Normal(loc, precision ** -0.5)
+    else:
+        q1 = _normal(module.posterior(d1))
+        q2 = _normal(module.up_heads[0](module.up[0](z1)))
     noise = torch.cat([(z1 - q1.loc) / q1.scale, (z2 - q2.loc) / q2.scale], -1)
-    log_q = (torch.distributions.Normal(q1.loc, q1.scale).log_prob(z1)
-             + torch.distributions.Normal(q2.loc, q2.scale).log_prob(z2))[:, 0]
+    log_q = (q1.log_prob(z1) + q2.log_prob(z2))[:, 0]
     log_w = module.log_weights(x[None], noise[:, None, :])[:, 0]
     return torch.logsumexp(log_w + log_q, 0) + torch.log(step)
 
 
-def test_importance_weights_are_exact_for_the_hierarchy(binary):
+@pytest.mark.parametrize("inference", ["bottom_up", "top_down"])
+def test_importance_weights_are_exact_for_the_hierarchy(binary, inference):
     """On a tiny model, the importance weights integrate to the brute-force p(x), and
     ELBO <= IS estimate <= log p(x) on average."""
-    est = HierarchicalVAETransformer((1, 1), hidden_layer_sizes=(4,), link_layer_sizes=(),
-                                     likelihood="bernoulli", max_iter=30, random_state=0,
+    est = HierarchicalVAETransformer((1, 1), inference=inference, hidden_layer_sizes=(4,),
+                                     link_layer_sizes=(), likelihood="bernoulli",
+                                     max_iter=30, random_state=0,
                                      device="cpu").fit(binary[:, :3])
     module = est._module64
     rows = np.unique(binary[:, :3], axis=0)
@@ -122,6 +138,23 @@ def test_importance_weights_are_exact_for_the_hierarchy(binary):
     estimate = est.log_likelihood(rows, n_samples=2000)
     assert np.all(elbo <= exact)
     assert elbo.mean() < estimate.mean() < exact.mean() + 0.05
+
+
+def test_top_down_layer_kl_is_the_closed_form(binary):
+    """Top-down, each layer's KL term is KL(q || p) between Gaussians: its average over
+    draws of z_2 matches the Monte Carlo average of log q - log p."""
+    est = HierarchicalVAETransformer((2, 2), inference="top_down", hidden_layer_sizes=(8,),
+                                     link_layer_sizes=(4,), likelihood="bernoulli",
+                                     max_iter=3, random_state=0, device="cpu").fit(binary)
+    module = est._module64
+    x = torch.as_tensor(binary[:3])
+    noise = torch.randn(20000, 1, 4, dtype=torch.float64,
+                        generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        _, kls, _ = module.elbo_layers(x, noise)
+        qs, zs = module.upward(x, noise)
+        monte_carlo = (qs[0].log_prob(zs[0]) - module.conditionals[0](zs[1]).log_prob(zs[0]))
+    np.testing.assert_allclose(kls[0].numpy(), monte_carlo.mean(0).numpy(), atol=0.03)
 
 
 def test_one_layer_is_the_vae(binary):
@@ -216,6 +249,17 @@ def test_hierarchical_round_trips(hierarchy, binary, tmp_path):
                                       hierarchy.score_samples(binary))
 
 
+def test_top_down_round_trips(binary, tmp_path):
+    est = HierarchicalVAETransformer(inference="top_down", transform_layer=1,
+                                     **{**CHEAP, "random_state": 0}).fit(binary)
+    save(est, tmp_path / "td.skvae")
+    loaded = load(tmp_path / "td.skvae")
+    assert loaded.module_.top_down
+    np.testing.assert_array_equal(loaded.transform(binary), est.transform(binary))
+    np.testing.assert_array_equal(loaded.sample(5, random_state=0),
+                                  est.sample(5, random_state=0))
+
+
 @pytest.mark.parametrize("params, match", [
     (dict(n_components=(4, 0)), "n_components must be a positive integer"),
     (dict(n_components=(4, True)), "a bool is not a size"),
@@ -223,6 +267,7 @@ def test_hierarchical_round_trips(hierarchy, binary, tmp_path):
     (dict(prior="vamp"), "does not apply to the top layer"),
     (dict(prior="two_stage"), "does not apply to the top layer"),
     (dict(link_layer_sizes=(0,)), "link_layer_sizes must be"),
+    (dict(inference="top_down", posterior="full"), "needs posterior='diagonal'"),
 ])
 def test_bad_parameters_raise_and_leave_the_model_unchanged(hierarchy, binary, params,
                                                             match):
