@@ -397,10 +397,12 @@ class HierarchicalVAEModule(nn.Module):
         self.posterior = posterior.head(encoder_sizes[-1], self.layer_sizes[0])
         # Bottom-up, the links read the draws of the layer below; top-down, the
         # deterministic features of the layer below.
-        inputs = [encoder_sizes[-1]] if self.top_down else list(self.layer_sizes[:-1])
-        for _ in self.layer_sizes[2:]:
-            if self.top_down:
-                inputs.append(([*link_sizes] or inputs[-1:])[-1])
+        if self.top_down:
+            link_out = ([*link_sizes] or [encoder_sizes[-1]])[-1]
+            inputs = [encoder_sizes[-1], *[link_out] * (len(self.layer_sizes) - 2)]
+            inputs = inputs[: len(self.layer_sizes) - 1]
+        else:
+            inputs = list(self.layer_sizes[:-1])
         self.up = nn.ModuleList(mlp([width, *link_sizes]) for width in inputs)
         self.up_heads = nn.ModuleList(posterior.head(([*link_sizes] or [width])[-1], upper)
                                       for width, upper in zip(inputs, self.layer_sizes[1:]))
