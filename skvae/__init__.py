@@ -4,6 +4,7 @@
 
 from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
+from ._hierarchical import HierarchicalVAETransformer
 from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._version import __version__
@@ -11,6 +12,7 @@ from ._vq_transformer import VQVAETransformer
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 
 __all__ = [
+    "HierarchicalVAETransformer",
     "InconsistentVersionWarning",
     "NonFiniteLossError",
     "VAEClassifier",

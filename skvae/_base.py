@@ -219,10 +219,14 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         X_original : ndarray of shape (n_samples, `n_features_in_`)
         """
         check_is_fitted(self)
-        Z = validated_latent(self, X)
+        Z = validated_latent(self, X, self._latent_width())
         mean = self._decode_mean(Z, None, Z.dtype)
         X_original = self._standardizer.inverse(mean).astype(Z.dtype, copy=False)
         return check_result(X_original, type(self).__name__, "inverse_transform", Z)
+
+    def _latent_width(self):
+        """Columns of the latent rows ``inverse_transform`` takes."""
+        return self.module_.n_components
 
     def _decode_mean(self, Z, C, dtype):
         """Decoder means of latent rows Z (conditions C or None), standardised units."""
@@ -296,7 +300,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         """
         n_samples = check_n_samples(n_samples)
         check_is_fitted(self)
-        if self._module_config["n_conditions"]:
+        if self._module_config.get("n_conditions"):
             raise ValueError(
                 f"log_likelihood is not available for a {type(self).__name__} fitted with "
                 "y (it takes no labels); use score_samples(X, y), the ELBO given the labels."
@@ -356,7 +360,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         with torch.no_grad():
             for start in range(0, n_samples, rows):
                 stop = min(n_samples, start + rows)
-                z = draw(module.prior_distribution(), generator, (stop - start,))
+                z = draw(module.sampling_distribution(), generator, (stop - start,))
                 c = None if C is None else torch.as_tensor(C[start:stop], dtype=z.dtype,
                                                            device=z.device)
                 drawn[start:stop] = draw(module.decode(z, c), generator).cpu().numpy()

@@ -220,8 +220,8 @@ class _Estimator(BaseEstimator):
                     validation_scores_=list(self.validation_scores_ or []),
                     _optimizer_state=copy.deepcopy(self._optimizer_state))
 
-    def _check_same_architecture(self, X):
-        """A ValueError when the parameters ask for another module than the fitted one."""
+    def _check_same_latent(self):
+        """A ValueError when ``n_components`` differs from the fitted module's."""
         # A family without an n_components parameter (VQ-VAE) sizes its latent otherwise.
         n_components = self.get_params(deep=False).get("n_components")
         if n_components is not None and self.module_.n_components != n_components:
@@ -229,6 +229,10 @@ class _Estimator(BaseEstimator):
                 f"warm start needs n_components={self.module_.n_components} as in the "
                 f"previous fit, got {n_components}."
             )
+
+    def _check_same_architecture(self, X):
+        """A ValueError when the parameters ask for another module than the fitted one."""
+        self._check_same_latent()
         config = self._module_config_for(X, self.likelihood_)
         changed = [f"{key}: {self._module_config[key]!r} -> {config[key]!r}"
                    for key in config if config[key] != self._module_config.get(key)]
@@ -275,6 +279,8 @@ class _Estimator(BaseEstimator):
                          else self._objective(module, X, targets, weights=weights))
             result = train(module, objective, optimizer, objective.generator,
                            self._train_config(objective, incremental))
+            if hasattr(module.prior, "fit_to_codes"):  # e.g. the two-stage prior
+                self._fit_prior_to_codes(module, X, weights, device)
         except NonFiniteLossError as exc:
             raise NonFiniteLossError(
                 f"{type(self).__name__}: {exc}. {self._divergence_advice()}"
@@ -286,6 +292,33 @@ class _Estimator(BaseEstimator):
         check_weights(module, type(self).__name__)
         self._record(result, optimizer, incremental, objective)
         return result
+
+    def _fit_prior_to_codes(self, module, X, weights, device):
+        """Fit a prior fitted after the VAE (the two-stage prior) to the codes of X.
+
+        The codes are one draw of q(z | x) per training row (rows of positive weight),
+        from a generator seeded by the estimator's RNG.
+        """
+        if getattr(module, "n_conditions", 1) or not hasattr(module, "encode"):
+            raise ValueError(
+                f"{type(self).__name__}: the prior {self.prior_!r} is fitted to the codes "
+                "of an unconditional VAE; this model is conditional or has no single "
+                "latent layer."
+            )
+        rows = X if weights is None else X[np.asarray(weights) > 0]
+        generator = self._new_generator()
+        codes = np.empty((rows.shape[0], module.n_components), dtype=np.float32)
+        step = 4096
+        with torch.no_grad():
+            for start in range(0, rows.shape[0], step):
+                x = self._standardizer.to_tensor(rows[start : start + step], torch.float32,
+                                                 device)
+                q = module.encode(x)
+                noise = torch.randn(x.shape[0], module.n_components, generator=generator,
+                                    device=device)
+                codes[start : start + step] = (
+                    module.posterior.reparameterise(q, noise).cpu().numpy())
+        module.prior.fit_to_codes(codes, draw_seed(self._rng), device)
 
     def _out_of_memory(self, device, exc):
         """The error for training that ran out of memory (``exc``), with advice.

@@ -13,7 +13,10 @@ import threading
 
 import torch
 from torch import nn
+from torch.distributions import Distribution, Independent, Normal, kl_divergence
 from torch.nn import functional as F
+
+from .posteriors import DiagonalPosterior
 
 
 def mlp(sizes):
@@ -169,6 +172,11 @@ class VAEModule(nn.Module):
         """p(z)."""
         return self.prior(self._encode_unconditional)
 
+    def sampling_distribution(self):
+        """The distribution ``sample`` draws z from: p(z), or what the prior samples
+        from instead (the two-stage prior's second VAE)."""
+        return self.prior.sampling_distribution(self._encode_unconditional)
+
     def decode(self, z, c=None):
         """Likelihood p(x | z, c) for latent rows ``z`` of shape ``(..., n_components)``."""
         return self.likelihood(run_layers(self.decoder, _with_condition(z, c)))
@@ -310,12 +318,232 @@ class M2Module(nn.Module):
         return torch.einsum("nk,knd->nd", self.log_proba(x).exp(), means)
 
 
+class _ConditionalGaussian(nn.Module):
+    """p(z_l | z_{l+1}): a diagonal Gaussian whose mean and scale an MLP computes."""
+
+    def __init__(self, n_inputs, n_hidden, n_outputs):
+        super().__init__()
+        self.layers = mlp([n_inputs, *n_hidden])
+        self.head = DiagonalPosterior().head(([n_inputs, *n_hidden])[-1], n_outputs)
+
+    def forward(self, z):
+        return self.head(run_layers(self.layers, z))
+
+
+class _Ancestral(Distribution):
+    """The hierarchy's marginal of z_1, drawn ancestrally: z_L ~ p(z_L), then each
+    z_l ~ p(z_l | z_{l+1}). Only sampling is offered (its density is intractable)."""
+
+    def __init__(self, module):
+        super().__init__(event_shape=torch.Size([module.layer_sizes[0]]),
+                         validate_args=False)
+        self.module = module
+
+    def sample_with(self, generator, sample_shape=torch.Size()):
+        from ._sampling import draw  # _sampling imports nothing of ours; kept local
+
+        z = draw(self.module.prior_distribution(), generator, sample_shape)
+        for conditional in reversed(self.module.conditionals):
+            z = draw(conditional(z), generator)
+        return z
+
+
+class HierarchicalVAEModule(nn.Module):
+    """A VAE with several stochastic layers z_1 (next to x), ..., z_L (top).
+
+    Generative path, top-down: p(z_L) (the prior part), p(z_l | z_{l+1}) diagonal
+    Gaussians, p(x | z_1) (the likelihood part). Two inference paths:
+
+    - bottom-up (``top_down=False``, as in Burda et al., 2016): q(z_1 | x)
+      q(z_2 | z_1) ... q(z_L | z_{L-1}), each from the posterior part;
+    - top-down (``top_down=True``, the ladder VAE of Sonderby et al., 2016): a
+      deterministic bottom-up pass d_1(x), ..., d_L(x) gives a Gaussian estimate of
+      each layer; q(z_L | x) is the top one, and q(z_l | z_{l+1}, x) combines the
+      estimate of layer l with the generative p(z_l | z_{l+1}) by precision weighting,
+      so inference and generation share the top-down path. Each layer's KL is then
+      between two Gaussians, in closed form. It needs the diagonal posterior.
+
+    Between two stochastic layers both paths use MLPs of ``link_sizes`` widths.
+
+    Parameters
+    ----------
+    n_features : int
+    layer_sizes : tuple of int
+        Width of each stochastic layer, z_1 (bottom) first.
+    hidden_layer_sizes : tuple of int
+        Widths between x and z_1 (encoder; the decoder uses them in reverse).
+    link_sizes : tuple of int
+        Widths of the hidden layers between z_l and z_{l+1}, both ways.
+    likelihood, prior, posterior
+        The parts; the prior is that of the top layer.
+    top_down : bool, default=False
+        The ladder (top-down) inference path instead of the bottom-up one.
+    """
+
+    #: The constructor arguments besides the parts: plain values a saved model stores.
+    CONFIG_KEYS = ("n_features", "layer_sizes", "hidden_layer_sizes", "link_sizes",
+                   "top_down")
+
+    def __init__(self, n_features, layer_sizes, hidden_layer_sizes, link_sizes, likelihood,
+                 prior, posterior, top_down=False):
+        super().__init__()
+        self.layer_sizes = tuple(layer_sizes)
+        self.top_down = bool(top_down)
+        self.n_conditions = 0
+        # The width of the noise every draw needs: one standard normal per latent unit.
+        self.n_components = sum(self.layer_sizes)
+        encoder_sizes = [n_features, *hidden_layer_sizes]
+        self.encoder = mlp(encoder_sizes)
+        self.posterior = posterior.head(encoder_sizes[-1], self.layer_sizes[0])
+        # Bottom-up, the links read the draws of the layer below; top-down, the
+        # deterministic features of the layer below.
+        if self.top_down:
+            link_out = ([*link_sizes] or [encoder_sizes[-1]])[-1]
+            inputs = [encoder_sizes[-1], *[link_out] * (len(self.layer_sizes) - 2)]
+            inputs = inputs[: len(self.layer_sizes) - 1]
+        else:
+            inputs = list(self.layer_sizes[:-1])
+        self.up = nn.ModuleList(mlp([width, *link_sizes]) for width in inputs)
+        self.up_heads = nn.ModuleList(posterior.head(([*link_sizes] or [width])[-1], upper)
+                                      for width, upper in zip(inputs, self.layer_sizes[1:]))
+        pairs = list(zip(self.layer_sizes[:-1], self.layer_sizes[1:]))
+        self.conditionals = nn.ModuleList(_ConditionalGaussian(upper, link_sizes, lower)
+                                          for lower, upper in pairs)
+        self.prior = prior.module(self.layer_sizes[-1], n_features)
+        decoder_sizes = [self.layer_sizes[0], *reversed(hidden_layer_sizes)]
+        self.decoder = mlp(decoder_sizes)
+        self.likelihood = likelihood.head(decoder_sizes[-1], n_features)
+
+    def _split(self, noise):
+        return noise.split(self.layer_sizes, dim=-1)
+
+    def encode(self, x, c=None):
+        """q(z_1 | x), batch shape ``(n,)`` (bottom-up inference only)."""
+        return self.posterior(run_layers(self.encoder, x))
+
+    def encode_mean(self, x, c=None):
+        """E[z_1 | x], the bottom layer's posterior mean (exact; bottom-up inference)."""
+        return self.posterior.location(run_layers(self.encoder, x))
+
+    def upward(self, x, noise):
+        """The inference pass: ``(qs, zs)``, each layer's q and its reparameterised draw.
+
+        ``noise`` has shape ``(n, n_components)`` or ``(n_draws, 1, n_components)``, one
+        slice per layer; both lists are in layer order, z_1 first.
+        """
+        if self.top_down:
+            return self._top_down(x, self._split(noise))
+        noise = self._split(noise)
+        q = self.encode(x)
+        qs, zs = [q], [self.posterior.reparameterise(q, noise[0])]
+        for layers, head, eps in zip(self.up, self.up_heads, noise[1:]):
+            q = head(run_layers(layers, zs[-1]))
+            qs.append(q)
+            zs.append(head.reparameterise(q, eps))
+        return qs, zs
+
+    def _top_down(self, x, noise):
+        features = [run_layers(self.encoder, x)]
+        for layers in self.up:
+            features.append(run_layers(layers, features[-1]))
+        heads = [self.posterior, *self.up_heads]
+        q = heads[-1](features[-1])
+        qs, zs = [q], [heads[-1].reparameterise(q, noise[-1])]
+        for layer in reversed(range(len(self.layer_sizes) - 1)):
+            estimate = heads[layer](features[layer])
+            q = _precision_weighted(estimate, self.conditionals[layer](zs[0]))
+            qs.insert(0, q)
+            zs.insert(0, heads[layer].reparameterise(q, noise[layer]))
+        return qs, zs
+
+    def prior_distribution(self):
+        """p(z_L), the top layer's prior."""
+        return self.prior(_no_encoder)
+
+    def sampling_distribution(self):
+        """The generative model's z_1, drawn ancestrally from the top."""
+        return _Ancestral(self)
+
+    def decode(self, z, c=None):
+        """p(x | z_1)."""
+        return self.likelihood(run_layers(self.decoder, z))
+
+    def decode_from(self, z, layer):
+        """The mean of p(x | ...) from ``z`` of stochastic layer ``layer`` (0: z_1), each
+        lower layer set to the mean of p(z_l | z_{l+1})."""
+        for conditional in reversed(self.conditionals[:layer]):
+            z = conditional(z).mean
+        return self.decode(z).mean
+
+    def elbo_layers(self, x, noise):
+        """``(E_q[log p(x|z_1)], [KL of each layer], qs)``, per row.
+
+        The KL of layer l < L is ``E_q[log q(z_l|...) - log p(z_l|z_{l+1})]`` (see
+        :meth:`_layer_kl`); the top layer's is the prior's KL (closed form for
+        N(0, I)). Their sum and the reconstruction term make the ELBO of the whole
+        hierarchy.
+        """
+        qs, zs = self.upward(x, noise)
+        log_lik = _over_draws(self.decode(zs[0]).log_prob(x))
+        kls = [_over_draws(self._layer_kl(q, z, conditional(z_above)))
+               for q, z, z_above, conditional in zip(qs, zs, zs[1:], self.conditionals)]
+        kls.append(_over_draws(self.prior.kl(qs[-1], zs[-1], _no_encoder)))
+        return log_lik, kls, qs
+
+    def _layer_kl(self, q, z, p):
+        """KL(q || p) of one layer below the top at its draw ``z``.
+
+        Top-down, q and p are Gaussians given the same z_{l+1}: in closed form.
+        Bottom-up, q is given z_{l-1} and p given z_{l+1}: the entropy of q is exact and
+        the cross term comes from the draw.
+        """
+        if self.top_down:
+            return kl_divergence(q, p)
+        return -q.entropy() - p.log_prob(z)
+
+    def elbo(self, x, noise, beta=1.0, c=None):
+        """Per-row ``E_q[log p(x|z_1)] - beta * sum_l KL_l``; see :meth:`elbo_layers`."""
+        log_lik, kls, _ = self.elbo_layers(x, noise)
+        return log_lik - beta * sum(kls)
+
+    def log_weights(self, x, noise, c=None):
+        """Importance weights ``log p(x, z_1..z_L) - log q(z_1..z_L | x)``, ``(n_draws, n)``."""
+        qs, zs = self.upward(x, noise)
+        log_w = self.decode(zs[0]).log_prob(x) + self.prior_distribution().log_prob(zs[-1])
+        for z, z_above, conditional in zip(zs, zs[1:], self.conditionals):
+            log_w = log_w + conditional(z_above).log_prob(z)
+        for q, z in zip(qs, zs):
+            log_w = log_w - q.log_prob(z)
+        return log_w
+
+
+def _precision_weighted(estimate, prior):
+    """The Gaussian proportional to the product of two diagonal Gaussians (their
+    precisions add): the ladder VAE's merge of a bottom-up estimate with p(z_l|z_{l+1})."""
+    a, b = estimate.base_dist, prior.base_dist
+    precision_a, precision_b = a.scale.pow(-2), b.scale.pow(-2)
+    variance = 1.0 / (precision_a + precision_b)
+    loc = variance * (a.loc * precision_a + b.loc * precision_b)
+    return Independent(Normal(loc, variance.sqrt(), validate_args=False), 1,
+                       validate_args=False)
+
+
+def _over_draws(values):
+    """Mean over the leading draws axis of ``(n_draws, n)`` values; ``(n,)`` as it is."""
+    return values.mean(dim=0) if values.dim() > 1 else values
+
+
+def _no_encoder(x):
+    raise ValueError("a prior defined through the encoder (the VampPrior) has no meaning "
+                     "for the top layer of a hierarchical VAE.")
+
+
 #: Held while layers are built: fits in other threads then cannot restore torch's
 #: global RNG to a state saved before this fit's draws (or the other way round).
 _GLOBAL_RNG_LOCK = threading.Lock()
 
 #: The module classes a saved model may name, by name.
-MODULES = {cls.__name__: cls for cls in (VAEModule, M2Module)}
+MODULES = {cls.__name__: cls for cls in (VAEModule, M2Module, HierarchicalVAEModule)}
 
 
 def build_module(cls, config, likelihood, prior, posterior, seed):

@@ -200,6 +200,65 @@ class ELBOObjective(Objective):
         return {"n_active_components_": int(np.sum(variance > ACTIVE_UNIT_THRESHOLD))}
 
 
+class HierarchicalELBOObjective(ELBOObjective):
+    """The hierarchical VAE's negative beta-ELBO, with KL warm-up and free bits per layer.
+
+    As :class:`ELBOObjective` (same parameters), for a
+    :class:`skvae._module.HierarchicalVAEModule`: the KL weight ramps up for every
+    layer's KL term alike, and ``free_bits`` floors each layer's KL separately (at
+    ``free_bits`` times the layer's width), so no layer's units collapse early because
+    another layer's KL is large. Activity is counted per layer.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._activity = self._no_activity()
+
+    def _no_activity(self):
+        return [[0.0, 0.0, 0] for _ in self.module.layer_sizes]
+
+    def on_epoch(self, epoch):
+        super().on_epoch(epoch)
+        self._activity = self._no_activity()  # the statistics of the last epoch only
+
+    def loss(self, batch):
+        """``kl_weight * sum_l KL_l - log-likelihood``, batch means."""
+        x, c, w = rows_of(batch)
+        module = self.module
+        noise = torch.randn(x.shape[0], module.n_components, generator=self.generator,
+                            device=x.device)
+        log_lik, kls, qs = module.elbo_layers(x, noise)
+        total = 0.0
+        for kl, q, size, activity in zip(kls, qs, module.layer_sizes, self._activity):
+            mean = q.mean.detach()
+            activity[0] += mean.sum(dim=0)
+            activity[1] += (mean * mean).sum(dim=0)
+            activity[2] += mean.shape[0]
+            kl = weighted_mean(kl, w)
+            if self.free_bits:
+                kl = torch.clamp(kl, min=self.free_bits * size)
+            total = total + kl
+        return self.kl_weight * total - weighted_mean(log_lik, w)
+
+    def statistics(self):
+        """``n_active_components_``: a tuple, the active units of each layer, z_1 first.
+
+        A unit is active when the mean of its q (given the layer below's draw, for the
+        upper layers) varies across the last epoch's rows by more than
+        :data:`ACTIVE_UNIT_THRESHOLD`; an upper unit that ignores its input has a
+        constant mean, so collapsed units are not counted.
+        """
+        counts = []
+        for total, squares, count in self._activity:
+            if not count:
+                counts.append(0)
+                continue
+            mean = total / count
+            variance = (squares / count - mean * mean).cpu().numpy()
+            counts.append(int(np.sum(variance > ACTIVE_UNIT_THRESHOLD)))
+        return {"n_active_components_": tuple(counts)}
+
+
 def m2_losses(module, x_l, y_l, x_u, noise_l, noise_u, beta, alpha, n_labels=None,
               w_l=None, w_u=None):
     """Summed losses of labeled rows (-ELBO + alpha * cross-entropy) and unlabeled rows.

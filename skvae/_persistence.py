@@ -56,6 +56,7 @@ from sklearn.pipeline import Pipeline
 from ._classifier import VAEClassifier
 from ._device import check_device_type
 from ._generator import VAEGenerator
+from ._hierarchical import HierarchicalVAETransformer
 from ._module import MODULES
 from ._standardize import Standardizer
 from ._tabular import TableSchema
@@ -106,7 +107,8 @@ _MAX_JSON_CONTAINERS = 2**18
 _MAX_STRING_ARRAY_BYTES = 16 * 2**20
 
 #: The classes a file may name; nothing else is ever built by :func:`load`.
-_CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator, VAEClassifier)}
+_CLASSES = {cls.__name__: cls for cls in (VAETransformer, VAEGenerator, VAEClassifier,
+                                           HierarchicalVAETransformer)}
 
 
 

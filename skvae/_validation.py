@@ -157,8 +157,11 @@ def validated(estimator, X, y="no_validation", *, reset, input_name="X", **kwarg
     return out
 
 
-def validated_latent(estimator, X):
-    """Latent rows given to ``inverse_transform``, as a finite float matrix."""
+def validated_latent(estimator, X, n_components=None):
+    """Latent rows given to ``inverse_transform``, as a finite float matrix.
+
+    They must have ``n_components`` columns (None: the fitted module's latent size).
+    """
     owner = type(estimator).__name__
     try:
         Z = check_array(X, dtype=[np.float64, np.float32], input_name="X",
@@ -171,7 +174,8 @@ def validated_latent(estimator, X):
         # The rows become tensors sharing their memory, and torch warns about
         # read-only arrays (pandas hands them out under copy-on-write).
         Z = Z.copy()
-    n_components = estimator.module_.n_components  # fitted, whatever set_params did since
+    if n_components is None:  # fitted, whatever set_params did since
+        n_components = estimator.module_.n_components
     if Z.shape[1] != n_components:
         raise ValueError(
             f"X has {Z.shape[1]} features, but inverse_transform is expecting "

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 from torch.distributions import (
     Categorical,
+    Distribution,
     Independent,
     MixtureSameFamily,
     MultivariateNormal,
@@ -28,6 +29,7 @@ from torch.distributions import (
 from torch.nn import functional as F
 
 from ._registry import Part, Registry
+from ._sampling import draw
 
 
 def register_prior(cls):
@@ -45,7 +47,7 @@ def register_prior(cls):
     Examples
     --------
     >>> sorted(PRIORS)
-    ['mog', 'normal', 'vamp']
+    ['mog', 'normal', 'two_stage', 'vamp']
     """
     return PRIORS.register(cls)
 
@@ -124,6 +126,11 @@ class PriorModule(nn.Module):
 
     def init_from(self, generator):
         """Draw the initial values of random parameters from ``generator`` (CPU)."""
+
+    def sampling_distribution(self, encode=None):
+        """The distribution ``sample`` draws z from: p(z) itself, unless the prior
+        samples otherwise (the two-stage prior's second VAE)."""
+        return self(encode)
 
 
 class _StandardNormalModule(PriorModule):
@@ -322,3 +329,136 @@ class VampPrior(Prior):
 
     def module(self, n_components, n_features):
         return _VampModule(n_features, _check_n(self.n_pseudo_inputs, "n_pseudo_inputs"))
+
+
+class _SecondStage(Distribution):
+    """z drawn through the second VAE: u ~ N(0, I), then z ~ p(z | u), in code units.
+
+    Only sampling is offered: the density of z under the second VAE is intractable.
+    """
+
+    def __init__(self, prior):
+        super().__init__(event_shape=prior.loc.shape, validate_args=False)
+        self.prior = prior
+
+    def sample_with(self, generator, sample_shape=torch.Size()):
+        prior = self.prior
+        stage2 = prior.stage2
+        u = torch.randn((*sample_shape, stage2.n_components), generator=generator,
+                        device=prior.loc.device, dtype=prior.loc.dtype)
+        return prior.code_loc + prior.code_scale * draw(stage2.decode(u), generator)
+
+
+class _TwoStageModule(_StandardNormalModule):
+    """N(0, I) for the first stage, plus a second VAE over its latent codes to sample from.
+
+    ``forward`` and ``kl`` are those of N(0, I): the first stage is a plain VAE, trained
+    and scored as one. Once :meth:`fit_to_codes` has fitted the second VAE,
+    :meth:`sampling_distribution` draws through it.
+    """
+
+    def __init__(self, n_components, n_latent, hidden_layer_sizes, max_iter):
+        super().__init__(n_components)
+        from ._module import VAEModule  # _module builds priors' modules; imported late
+        from .likelihoods import GaussianLikelihood
+        from .posteriors import DiagonalPosterior
+
+        self.max_iter = max_iter
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.stage2 = VAEModule(n_components, n_latent, hidden_layer_sizes,
+                                GaussianLikelihood(), NormalPrior(), DiagonalPosterior())
+        # The second VAE standardises the codes; these undo it.
+        self.register_buffer("code_loc", torch.zeros(n_components))
+        self.register_buffer("code_scale", torch.ones(n_components))
+        self.register_buffer("fitted", torch.tensor(False))
+
+    def sampling_distribution(self, encode=None):
+        if not bool(self.fitted):
+            return self(encode)
+        return _SecondStage(self)
+
+    def fit_to_codes(self, codes, seed, device):
+        """Fit the second VAE to ``codes`` (draws of q(z|x) for the training rows).
+
+        It is a :class:`~skvae.VAETransformer` with a Gaussian likelihood (variance
+        learned) and the estimator core's defaults (early stopping, adaptive learning
+        rate), whose weights and standardisation this module then keeps.
+
+        Parameters
+        ----------
+        codes : ndarray of shape (n_samples, n_components)
+        seed : int
+            Its random_state.
+        device : torch.device
+        """
+        from ._transformer import VAETransformer  # the estimators import this module
+
+        stage2 = self.stage2
+        vae = VAETransformer(stage2.n_components,
+                             hidden_layer_sizes=self.hidden_layer_sizes,
+                             likelihood="gaussian", max_iter=self.max_iter, device=device,
+                             random_state=int(seed % 2**31))
+        vae.fit(codes)
+        with torch.no_grad():
+            stage2.load_state_dict(vae.module_.state_dict())
+            standardizer = vae._standardizer
+            self.code_loc.copy_(torch.as_tensor(standardizer.loc))
+            self.code_scale.copy_(torch.as_tensor(standardizer.scale))
+            self.fitted.fill_(True)
+
+
+@register_prior
+class TwoStagePrior(Prior):
+    """The two-stage VAE (Dai and Wipf, 2019): a second VAE over the latent codes.
+
+    The VAE itself (the first stage) is trained with the N(0, I) prior, as usual; at
+    the end of every ``fit`` and ``partial_fit`` a second VAE is fitted to one draw of
+    q(z | x) per training row, and ``sample`` draws z from it (u ~ N(0, I), then
+    z ~ p(z | u)) instead of from N(0, I). The codes of a VAE do not fill N(0, I)
+    (the aggregate posterior has holes and a lower-dimensional shape); the second VAE
+    learns where they are, so the decoded samples look more like the data. As the
+    paper requires, both stages learn their Gaussian decoder's variance (skvae's
+    "gaussian" likelihood learns one per feature), which lets the first stage's
+    latent codes concentrate on the dimensions it uses.
+
+    ``score``, ``score_samples`` and ``log_likelihood`` are those of the first stage
+    with the N(0, I) prior, the model the fit trains: the density of the two-stage
+    model is not tractable, and they do not bound it.
+
+    Parameters
+    ----------
+    n_components : int or None, default=None
+        Latent size of the second VAE; None takes the first stage's.
+    hidden_layer_sizes : tuple of int, default=(256, 256)
+        Widths of the second VAE's encoder (its decoder mirrors them).
+    max_iter : int, default=1000
+        Most epochs of the second VAE's fit (it stops early on held-out codes).
+
+    References
+    ----------
+    .. [1] Dai, B. and D. Wipf, "Diagnosing and Enhancing VAE Models", ICLR 2019.
+
+    Examples
+    --------
+    >>> TwoStagePrior(hidden_layer_sizes=(64,)).module(3, 10).stage2.n_components
+    3
+    """
+
+    name = "two_stage"
+
+    def __init__(self, n_components=None, hidden_layer_sizes=(256, 256), max_iter=1000):
+        self.n_components = n_components
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.max_iter = max_iter
+
+    def module(self, n_components, n_features):
+        n_latent = (n_components if self.n_components is None
+                    else _check_n(self.n_components, "n_components"))
+        sizes = self.hidden_layer_sizes
+        if not (isinstance(sizes, (tuple, list))
+                and all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1
+                        for s in sizes)):
+            raise ValueError("hidden_layer_sizes of the two-stage prior must be a tuple of "
+                             f"positive integers, got {sizes!r}.")
+        return _TwoStageModule(n_components, n_latent, tuple(int(s) for s in sizes),
+                               _check_n(self.max_iter, "max_iter"))
