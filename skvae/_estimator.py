@@ -279,7 +279,8 @@ class _Estimator(BaseEstimator):
                          else self._objective(module, X, targets, weights=weights))
             result = train(module, objective, optimizer, objective.generator,
                            self._train_config(objective, incremental))
-            if hasattr(module.prior, "fit_to_codes"):  # e.g. the two-stage prior
+            # e.g. the two-stage prior; a family without a prior module (VQ-VAE) skips it
+            if hasattr(getattr(module, "prior", None), "fit_to_codes"):
                 self._fit_prior_to_codes(module, X, weights, device)
         except NonFiniteLossError as exc:
             raise NonFiniteLossError(
