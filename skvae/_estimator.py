@@ -7,7 +7,8 @@ out-of-memory advice, warm start and ``partial_fit``, inference in blocks, pickl
 family provides
 
 - ``_module_class`` and ``_module_config_for(X, likelihood)``: which torch module, built
-  from what (plain values; a saved model stores them);
+  from what (plain values; a saved model stores them); ``_module_type(config)`` when
+  the class depends on the config;
 - ``_validate_fit_input(X, y, ...)``: the training matrix and its targets;
 - ``_objective(module, X, targets, weights=None)``: what to train
   (:mod:`skvae._objectives`), with the rows' weights of a weighted fit;
@@ -192,7 +193,8 @@ class _Estimator(BaseEstimator):
         rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
         seed = draw_seed(rng)
         config = self._module_config_for(X, likelihood)
-        module = build_module(self._module_class, config, likelihood, prior, posterior, seed)
+        module = build_module(self._module_type(config), config, likelihood, prior,
+                              posterior, seed)
         standardizer = Standardizer.fit(X, likelihood)
         if hasattr(module.prior, "init_from_data"):  # e.g. the VampPrior's pseudo-inputs
             module.prior.init_from_data(X.shape[0], lambda index: standardizer.rows(X, index),
@@ -219,8 +221,9 @@ class _Estimator(BaseEstimator):
                 f"previous fit, got {self.n_components}."
             )
         config = self._module_config_for(X, self.likelihood_)
-        changed = [f"{key}: {self._module_config[key]!r} -> {config[key]!r}"
-                   for key in config if config[key] != self._module_config.get(key)]
+        changed = [f"{key}: {self._module_config.get(key)!r} -> {config.get(key)!r}"
+                   for key in {**self._module_config, **config}
+                   if config.get(key) != self._module_config.get(key)]
         for name in ("prior", "posterior"):
             if _part_changed(getattr(self, name), getattr(self, f"{name}_")):
                 changed.append(f"{name}: {getattr(self, f'{name}_')!r} -> "
@@ -231,6 +234,11 @@ class _Estimator(BaseEstimator):
                 f"the parameters now ({'; '.join(changed)}): set them back, or set "
                 "warm_start=False to fit a new model."
             )
+
+    def _module_type(self, config):
+        """The module class built from ``config``: the family's, unless a family builds
+        several (e.g. by network)."""
+        return self._module_class
 
     def _uses_validation(self, n_samples, incremental):
         """Whether this call holds out validation rows and stops on their score.

@@ -161,6 +161,7 @@ class VAEGenerator(_BaseVAE):
         random_state=None,
         verbose=0,
         warm_start=False,
+        network="mlp",
     ):
         super().__init__(
             n_components,
@@ -183,6 +184,7 @@ class VAEGenerator(_BaseVAE):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            network=network,
         )
 
     # ---------------------------------------------------------------- input
