@@ -6,6 +6,7 @@ from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
 from ._persistence import load, save
 from ._transformer import VAETransformer
+from ._vaegan import VAEGAN
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 
@@ -13,6 +14,7 @@ __all__ = [
     "InconsistentVersionWarning",
     "NonFiniteLossError",
     "VAEClassifier",
+    "VAEGAN",
     "VAEGenerator",
     "VAETransformer",
     "__version__",
