@@ -43,7 +43,7 @@ COMMON = dict(n_components=16, hidden_layer_sizes=(128,), batch_size=64,
 CONV = ConvNetwork(image_shape=(1, 28, 28), channels=(16, 32))
 
 #: Importance samples of the held-out log-likelihood.
-IS_DRAWS = 100
+IS_DRAWS = 32
 
 #: Samples drawn per model for the sample-quality metrics.
 N_SAMPLES = 450

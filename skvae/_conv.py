@@ -86,6 +86,7 @@ class ConvEncoder(nn.Module):
         heights = feature_map_sizes(image_shape[1], len(channels))
         widths = feature_map_sizes(image_shape[2], len(channels))
         self.n_outputs = n_in * heights[-1] * widths[-1]
+        self.widest = max(n * h * w for n, h, w in zip(channels, heights[1:], widths[1:]))
 
     def init_from(self, generator):
         """Redraw every weight from ``generator`` (see :func:`skvae._module.init_weights`)."""
@@ -269,6 +270,12 @@ class ConvVAEModule(VAEModule):
         self.likelihood = per_pixel_head(likelihood, self.conv_decoder.n_channels,
                                          image_shape)
         self.prior = prior.module(n_components, n_features)
+
+    @property
+    def widest_activation(self):
+        """Elements per row of the largest feature map: the first convolution's output
+        and the decoder's last (for memory bounds of inference blocks)."""
+        return max(self.conv_encoder.widest, self.conv_decoder.n_outputs)
 
     def _features(self, x, c):
         if self.impute_missing:

@@ -466,8 +466,10 @@ class _Estimator(BaseEstimator):
         # module_ trains in float32; only its twin is float64 (none on MPS).
         torch_dtype = torch.float64 if module is state["_module64"] else torch.float32
         device, standardizer = state["_device"], state["_standardizer"]
+        # A convolutional module's feature maps are wider than any of these.
         width = max([X.shape[1], state["_n_columns"], module.n_components,
-                     *state["_module_config"]["hidden_layer_sizes"]])
+                     *state["_module_config"]["hidden_layer_sizes"],
+                     getattr(module, "widest_activation", 0)])
 
         def block(start, stop):
             if latent:

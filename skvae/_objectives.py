@@ -66,8 +66,9 @@ def validation_blocks(data, module, cost):
     of them. They hold 1 / :data:`VALIDATION_BLOCK_SHARE` of the rows of
     ``transform``'s blocks, because validation runs while the training data is held.
     """
-    width = max(layer.out_features for layer in module.modules()
-                if isinstance(layer, torch.nn.Linear))
+    width = max([layer.out_features for layer in module.modules()
+                 if isinstance(layer, torch.nn.Linear)]
+                + [getattr(module, "widest_activation", 0)])
     rows = block_rows(width, cost * VALIDATION_BLOCK_SHARE)
     for chunk in device_chunks(data):
         for start in range(0, chunk[0].shape[0], rows):
