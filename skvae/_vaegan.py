@@ -37,7 +37,7 @@ class VAEGAN(VAETransformer):
     the held-out ELBO as well.
 
     The two optimisers: the training loop's Adam trains encoder and decoder; the
-    objective (:class:`skvae._objectives.VAEGANObjective`) owns the discriminator's
+    objective (``skvae._objectives.VAEGANObjective``) owns the discriminator's
     Adam and takes its step inside each minibatch. The discriminator's optimiser state
     is not kept between calls of ``fit`` (warm start) or ``partial_fit``.
 
