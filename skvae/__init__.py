@@ -7,6 +7,7 @@ from ._generator import VAEGenerator
 from ._hierarchical import HierarchicalVAETransformer
 from ._persistence import load, save
 from ._transformer import VAETransformer
+from ._vaegan import VAEGAN
 from ._version import __version__
 from ._vq_transformer import VQVAETransformer
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
@@ -16,6 +17,7 @@ __all__ = [
     "InconsistentVersionWarning",
     "NonFiniteLossError",
     "VAEClassifier",
+    "VAEGAN",
     "VAEGenerator",
     "VAETransformer",
     "VQVAETransformer",

@@ -23,7 +23,7 @@ from ._module import VAEModule
 from ._noise import draw_seed, score_draws, score_noise
 from ._objectives import ELBOObjective, elbo
 from ._sampling import draw
-from ._sklearn_compat import Count, Interval, StrOptions, _fit_context
+from ._sklearn_compat import Count, Interval, RegistryOptions, StrOptions, _fit_context
 from ._validation import (
     check_n_samples,
     check_result,
@@ -32,6 +32,7 @@ from ._validation import (
     validated_latent,
 )
 from .exceptions import InconsistentVersionWarning
+from .networks import NETWORKS, MLPNetwork, Network, get_network
 
 __all__ = ["InconsistentVersionWarning", "_BaseVAE", "resolve_device"]
 
@@ -54,11 +55,12 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         "kl_warmup": [Count(0)],
         "free_bits": [Interval(Real, 0, None, closed="left")],
         "learning_rate": [StrOptions({"adaptive", "constant"})],
+        "network": [RegistryOptions(NETWORKS), Network],
     }
 
     _module_class = VAEModule
 
-    _fitted_attributes = _Estimator._fitted_attributes | {"n_active_components_"}
+    _fitted_attributes = _Estimator._fitted_attributes | {"n_active_components_", "network_"}
 
     def __init__(
         self,
@@ -83,6 +85,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         random_state=None,
         verbose=0,
         warm_start=False,
+        network="mlp",
     ):
         self.n_components = n_components
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -104,6 +107,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.network = network
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -176,7 +180,17 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         return {"n_features": X.shape[1], "n_components": int(self.n_components),
                 "hidden_layer_sizes": self._hidden_layer_sizes(),
                 "n_conditions": self._n_conditions(),
-                "impute_missing": bool(getattr(likelihood, "handles_missing", False))}
+                "impute_missing": bool(getattr(likelihood, "handles_missing", False)),
+                **get_network(self.network).module_config(X.shape[1])}
+
+    def _fresh_state(self, X):
+        # The network first: the module class and its config depend on it.
+        self.network_ = get_network(self.network).resolved(X.shape[1])
+        return {**super()._fresh_state(X), "network_": self.network_}
+
+    def _module_type(self, config):
+        """The module the fitted network builds (a model saved before networks: MLP)."""
+        return self.__dict__.get("network_", MLPNetwork()).module_class()
 
     def _objective(self, module, X, C, weights=None):
         """The (conditional) VAE's ELBO objective over the training rows of X."""

@@ -7,7 +7,8 @@ out-of-memory advice, warm start and ``partial_fit``, inference in blocks, pickl
 family provides
 
 - ``_module_class`` and ``_module_config_for(X, likelihood)``: which torch module, built
-  from what (plain values; a saved model stores them);
+  from what (plain values; a saved model stores them); ``_module_type(config)`` when
+  the class depends on the config;
 - ``_validate_fit_input(X, y, ...)``: the training matrix and its targets;
 - ``_objective(module, X, targets, weights=None)``: what to train
   (:mod:`skvae._objectives`), with the rows' weights of a weighted fit;
@@ -200,7 +201,8 @@ class _Estimator(BaseEstimator):
         rng = np.random.RandomState(check_random_state(self.random_state).randint(2**31 - 1))
         seed = draw_seed(rng)
         config = self._module_config_for(X, likelihood)
-        module = build_module(self._module_class, config, likelihood, prior, posterior, seed)
+        module = build_module(self._module_type(config), config, likelihood, prior,
+                              posterior, seed)
         standardizer = Standardizer.fit(X, likelihood)
         # e.g. the VampPrior's pseudo-inputs; a family may have no prior part at all
         if hasattr(getattr(module, "prior", None), "init_from_data"):
@@ -234,8 +236,9 @@ class _Estimator(BaseEstimator):
         """A ValueError when the parameters ask for another module than the fitted one."""
         self._check_same_latent()
         config = self._module_config_for(X, self.likelihood_)
-        changed = [f"{key}: {self._module_config[key]!r} -> {config[key]!r}"
-                   for key in config if config[key] != self._module_config.get(key)]
+        changed = [f"{key}: {self._module_config.get(key)!r} -> {config.get(key)!r}"
+                   for key in {**self._module_config, **config}
+                   if config.get(key) != self._module_config.get(key)]
         for name in ("prior", "posterior"):
             if getattr(self, f"{name}_") is None:  # a family without this part
                 continue
@@ -248,6 +251,11 @@ class _Estimator(BaseEstimator):
                 f"the parameters now ({'; '.join(changed)}): set them back, or set "
                 "warm_start=False to fit a new model."
             )
+
+    def _module_type(self, config):
+        """The module class built from ``config``: the family's, unless a family builds
+        several (e.g. by network)."""
+        return self._module_class
 
     def _uses_validation(self, n_samples, incremental):
         """Whether this call holds out validation rows and stops on their score.
@@ -505,8 +513,10 @@ class _Estimator(BaseEstimator):
         # module_ trains in float32; only its twin is float64 (none on MPS).
         torch_dtype = torch.float64 if module is state["_module64"] else torch.float32
         device, standardizer = state["_device"], state["_standardizer"]
+        # A convolutional module's feature maps are wider than any of these.
         width = max([X.shape[1], state["_n_columns"], module.n_components,
-                     *state["_module_config"]["hidden_layer_sizes"]])
+                     *state["_module_config"]["hidden_layer_sizes"],
+                     getattr(module, "widest_activation", 0)])
 
         def block(start, stop):
             if latent:

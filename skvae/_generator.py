@@ -76,7 +76,9 @@ class VAEGenerator(_BaseVAE):
     random_state : int, RandomState instance or None, default=None
     verbose : int, default=0
     warm_start : bool, default=False
-        See :class:`VAETransformer` for each of these.
+    network : str or Network, default="mlp"
+        See :class:`VAETransformer` for each of these. A conv network needs a
+        likelihood with parameters per pixel: numeric image rows, not a mixed table.
 
     Attributes
     ----------
@@ -95,6 +97,7 @@ class VAEGenerator(_BaseVAE):
     converged_ : bool
     n_active_components_ : int
     posterior_ : Posterior
+    network_ : Network
     n_features_in_ : int
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
     classes_ : ndarray of shape (n_classes,)
@@ -161,6 +164,7 @@ class VAEGenerator(_BaseVAE):
         random_state=None,
         verbose=0,
         warm_start=False,
+        network="mlp",
     ):
         super().__init__(
             n_components,
@@ -183,6 +187,7 @@ class VAEGenerator(_BaseVAE):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            network=network,
         )
 
     # ---------------------------------------------------------------- input

@@ -546,6 +546,25 @@ _GLOBAL_RNG_LOCK = threading.Lock()
 MODULES = {cls.__name__: cls for cls in (VAEModule, M2Module, HierarchicalVAEModule)}
 
 
+def register_module(cls):
+    """Add a module class to :data:`MODULES`, so a saved model may name it.
+
+    Parameters
+    ----------
+    cls : type
+        A ``torch.nn.Module`` subclass with ``CONFIG_KEYS``.
+
+    Returns
+    -------
+    cls : type
+        Unchanged.
+    """
+    if MODULES.get(cls.__name__, cls) is not cls:
+        raise ValueError(f"another module class is registered as {cls.__name__!r}.")
+    MODULES[cls.__name__] = cls
+    return cls
+
+
 def build_module(cls, config, likelihood, prior, posterior, seed):
     """A freshly initialised ``cls`` module from its config and parts.
 

@@ -11,8 +11,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from ._discriminator import frozen
 from ._inference import block_rows
 from ._noise import VALIDATION_DRAWS, score_noise
+from ._sampling import draw
 from ._training import device_chunks, n_rows
 
 #: Inference blocks per validation block (see :func:`validation_blocks`).
@@ -64,8 +66,9 @@ def validation_blocks(data, module, cost):
     of them. They hold 1 / :data:`VALIDATION_BLOCK_SHARE` of the rows of
     ``transform``'s blocks, because validation runs while the training data is held.
     """
-    width = max(layer.out_features for layer in module.modules()
-                if isinstance(layer, torch.nn.Linear))
+    width = max([layer.out_features for layer in module.modules()
+                 if isinstance(layer, torch.nn.Linear)]
+                + [getattr(module, "widest_activation", 0)])
     rows = block_rows(width, cost * VALIDATION_BLOCK_SHARE)
     for chunk in device_chunks(data):
         for start in range(0, chunk[0].shape[0], rows):
@@ -160,17 +163,21 @@ class ELBOObjective(Objective):
         noise = torch.randn(x.shape[0], module.n_components, generator=self.generator,
                             device=x.device)
         log_lik, kl, q = module.elbo_terms(x, noise, c)
-        mean = q.mean.detach()
-        activity = self._activity
-        activity[0] += mean.sum(dim=0)
-        activity[1] += (mean * mean).sum(dim=0)
-        activity[2] += mean.shape[0]
+        self._track_activity(q)
         kl = weighted_mean(kl, w)
         if self.free_bits:
             # Free bits on the total KL: below the floor, the KL is not pushed down,
             # which keeps the encoder from collapsing onto the prior early on.
             kl = torch.clamp(kl, min=self.free_bits * module.n_components)
         return self.kl_weight * kl - weighted_mean(log_lik, w)
+
+    def _track_activity(self, q):
+        """Add the batch's posterior means to the statistics of active latent units."""
+        mean = q.mean.detach()
+        activity = self._activity
+        activity[0] += mean.sum(dim=0)
+        activity[1] += (mean * mean).sum(dim=0)
+        activity[2] += mean.shape[0]
 
     def validation_score(self):
         """Mean ELBO of the held-out rows (weighted by their weights, if any)."""
@@ -362,3 +369,91 @@ class M2Objective(Objective):
             total = total + (loss_l + loss_u)
             n += x.shape[0] if w is None else float(w.sum())
         return -float(total) / n + self.standardizer.log_jacobian()
+
+
+class VAEGANObjective(ELBOObjective):
+    """Larsen et al.'s VAE-GAN on the VAE's ELBO objective, with two optimisers.
+
+    Each minibatch first takes one step of the discriminator's own Adam optimiser
+    (owned here) on the GAN loss: real rows against reconstructions and samples from
+    the prior. Then it returns the loss of encoder and decoder, which the training
+    loop's optimiser minimises:
+
+    ``kl_weight * KL - pixel_weight * log p(x | z) + feature_weight * feature term
+    + adversarial_weight * (generator loss of reconstructions and samples)``,
+
+    the feature term being ``0.5 * ||D_l(x) - D_l(x_tilde)||^2``, the Gaussian
+    negative log-likelihood in the discriminator's last hidden layer ``D_l`` (the
+    learned similarity). The discriminator's parameters take no gradient from this
+    loss (they are frozen while it is built), so the loop's optimiser leaves them alone
+    although they belong to the module. Reconstructions and samples are the decoder
+    means, in standardised units.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As :class:`ELBOObjective`.
+    pixel_weight, feature_weight, adversarial_weight : float
+    learning_rate : float
+        Of the discriminator's optimiser.
+    """
+
+    def __init__(self, *args, pixel_weight, feature_weight, adversarial_weight,
+                 learning_rate, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.pixel_weight, self.feature_weight = pixel_weight, feature_weight
+        self.adversarial_weight = adversarial_weight
+        # beta1 = 0.5, the usual choice for GAN discriminators (Radford et al., 2016).
+        self.optimizer = torch.optim.Adam(self.module.discriminator.parameters(),
+                                          lr=learning_rate, betas=(0.5, 0.999))
+
+    def _prior_samples(self, n, c):
+        z = draw(self.module.prior_distribution(), self.generator, (n,)).detach()
+        return self.module.decode(z, c).mean
+
+    def _discriminator_step(self, x, reconstructed, sampled, c, w):
+        discriminator = self.module.discriminator
+        _, real = discriminator(x, c)
+        _, fake_r = discriminator(reconstructed.detach(), c)
+        _, fake_s = discriminator(sampled.detach(), c)
+        loss = weighted_mean(F.binary_cross_entropy_with_logits(real, torch.ones_like(real),
+                                                                reduction="none")
+                             + _fake_loss(fake_r) + _fake_loss(fake_s), w)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+
+    def loss(self, batch):
+        x, c, w = rows_of(batch)
+        module = self.module
+        noise = torch.randn(x.shape[0], module.n_components, generator=self.generator,
+                            device=x.device)
+        q = module.encode(x, c)
+        z = module.posterior.reparameterise(q, noise)
+        self._track_activity(q)
+        decoded = module.decode(z, c)
+        reconstructed = decoded.mean
+        sampled = self._prior_samples(x.shape[0], c)
+        self._discriminator_step(x, reconstructed, sampled, c, w)
+        with frozen(module.discriminator):
+            real_features, _ = module.discriminator(x, c)
+            features, fake_r = module.discriminator(reconstructed, c)
+            _, fake_s = module.discriminator(sampled, c)
+        feature_term = 0.5 * (features - real_features.detach()).square().sum(-1)
+        adversarial = (F.binary_cross_entropy_with_logits(fake_r, torch.ones_like(fake_r),
+                                                          reduction="none")
+                       + F.binary_cross_entropy_with_logits(fake_s, torch.ones_like(fake_s),
+                                                            reduction="none"))
+        kl = weighted_mean(module.prior.kl(q, z, module._encode_unconditional), w)
+        if self.free_bits:
+            kl = torch.clamp(kl, min=self.free_bits * module.n_components)
+        return (self.kl_weight * kl
+                + weighted_mean(self.feature_weight * feature_term
+                                + self.adversarial_weight * adversarial
+                                - self.pixel_weight * decoded.log_prob(x), w))
+
+
+def _fake_loss(logits):
+    return F.binary_cross_entropy_with_logits(logits, torch.zeros_like(logits),
+                                              reduction="none")

@@ -64,6 +64,7 @@ from ._transformer import VAETransformer
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
 from .likelihoods import LIKELIHOODS, TABLE_LIKELIHOODS, Likelihood, MixedLikelihood
+from .networks import NETWORKS, Network
 from .priors import PRIORS, Prior
 
 try:  # posteriors came after the first release of the format's code
@@ -145,7 +146,7 @@ _MAX_CONFIG_VALUE = 2**31 - 1
 
 #: Swappable parts: instances are stored by registry name.
 _PARTS = {"likelihood": (Likelihood, {**LIKELIHOODS, **TABLE_LIKELIHOODS}),
-          "prior": (Prior, PRIORS)}
+          "prior": (Prior, PRIORS), "network": (Network, NETWORKS)}
 if POSTERIORS is not None:
     _PARTS["posterior"] = (Posterior, POSTERIORS)
 
@@ -267,7 +268,7 @@ class _Encoder:
         return ValueError(
             f"Cannot save {path!r}: a {what} has no safe representation in the skvae "
             "format (JSON values, numpy arrays, tensors, torch devices, RandomState, "
-            "registered likelihoods/priors/posteriors). Use pickle or joblib for this "
+            "registered likelihoods/priors/posteriors/networks). Use pickle or joblib for this "
             "model, or store the attribute in a supported type."
         )
 
@@ -1173,16 +1174,20 @@ def _version_1_config(estimator):
 def _decode_module(estimator, attr, node, decoder):
     if attr != "module_":
         raise ValueError(f"a torch module may only be stored as module_, not {attr!r}")
-    cls = type(estimator)._module_class
     if "class" in node:  # format 2
-        if _choice(node["class"], set(MODULES)) != cls.__name__:
-            raise ValueError(f"{type(estimator).__name__} needs a {cls.__name__}, not a "
-                             f"{node['class']}")
+        name = _choice(node["class"], set(MODULES))
         config = decoder.decode(node["config"])
-        if type(config) is dict and type(config.get("hidden_layer_sizes")) is list:
+        if type(config) is not dict:
+            raise ValueError("the module config is not a mapping")
+        if type(config.get("hidden_layer_sizes")) is list:
             config["hidden_layer_sizes"] = tuple(config["hidden_layer_sizes"])
+        cls = estimator._module_type(config)
+        if name != cls.__name__:
+            raise ValueError(f"{type(estimator).__name__} with this config needs a "
+                             f"{cls.__name__}, not a {name}")
     else:
         config = _version_1_config(estimator)
+        cls = type(estimator)._module_class
     _check_module_config(cls, config)
     keys = node["state"]
     if type(keys) is not dict:

@@ -22,6 +22,7 @@ from torch.distributions import (
     ContinuousBernoulli,
     Gamma,
     Independent,
+    LowRankMultivariateNormal,
     MixtureSameFamily,
     MultivariateNormal,
     NegativeBinomial,
@@ -129,6 +130,15 @@ def _multivariate_normal(d, generator, sample_shape):
     return d.loc + (d.scale_tril @ noise.unsqueeze(-1)).squeeze(-1)
 
 
+def _low_rank_normal(d, generator, sample_shape):
+    # x = loc + W e + sqrt(D) f, with e of the factor's rank and f of the event's size.
+    shape = _shape(d, sample_shape)
+    rank_noise = _randn(generator, (*shape[:-1], d.cov_factor.shape[-1]), d.loc)
+    noise = _randn(generator, shape, d.loc)
+    return (d.loc + (d.cov_factor @ rank_noise.unsqueeze(-1)).squeeze(-1)
+            + d.cov_diag.sqrt() * noise)
+
+
 def _bernoulli(d, generator, sample_shape):
     probs = d.probs
     return (_rand(generator, _shape(d, sample_shape), probs) < probs).to(probs.dtype)
@@ -212,6 +222,7 @@ def _by_inverse_cdf(d, generator, sample_shape):
 _SAMPLERS = {
     Normal: _normal,
     MultivariateNormal: _multivariate_normal,
+    LowRankMultivariateNormal: _low_rank_normal,
     Bernoulli: _bernoulli,
     ContinuousBernoulli: _continuous_bernoulli,
     Poisson: _poisson,

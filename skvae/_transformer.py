@@ -92,6 +92,13 @@ class VAETransformer(_BaseVAE):
         Show a progress bar with the current loss, and log each epoch.
     warm_start : bool, default=False
         Continue from the previous fit's weights when ``fit`` is called again.
+    network : str or Network, default="mlp"
+        Architecture of the encoder and decoder, from :data:`skvae.networks.NETWORKS`:
+        "mlp" (fully connected layers of ``hidden_layer_sizes``) or "conv" (strided
+        convolutions over rows that are images, then ``hidden_layer_sizes``; square
+        one-channel images unless an instance such as
+        ``ConvNetwork(image_shape=(3, 32, 32))`` says otherwise). Rows stay flat
+        pixels, so the estimator works in a Pipeline; see the user guide on image data.
 
     Attributes
     ----------
@@ -120,6 +127,8 @@ class VAETransformer(_BaseVAE):
         collapsed onto the prior.
     posterior_ : Posterior
         The posterior family used.
+    network_ : Network
+        The network used, with the image shape resolved from the data.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -70,10 +70,11 @@ def test_docs_build_and_gallery_figures(tmp_path):
 
     # The tables generated from the registries list every registered part.
     from skvae.likelihoods import LIKELIHOODS
+    from skvae.networks import NETWORKS
     from skvae.priors import PRIORS
 
     parts = (html / "user_guide" / "parts.html").read_text(encoding="utf-8")
-    for name in [*LIKELIHOODS, *PRIORS]:
+    for name in [*LIKELIHOODS, *PRIORS, *NETWORKS]:
         assert f"&quot;{name}&quot;" in parts or f'"{name}"' in parts, name
 
 

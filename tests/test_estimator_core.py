@@ -7,12 +7,12 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from skvae import VAEClassifier, VAEGenerator, VAETransformer, load, save
+from skvae import VAEGAN, VAEClassifier, VAEGenerator, VAETransformer, load, save
 from skvae import _training
 from skvae._module import M2Module, VAEModule
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=16, random_state=0, device="cpu")
-ESTIMATORS = [VAETransformer, VAEGenerator, VAEClassifier]
+ESTIMATORS = [VAETransformer, VAEGenerator, VAEClassifier, VAEGAN]
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

@@ -116,6 +116,39 @@ def _gaussian_configure(head, p):
     set_param(head.raw_scale, inv_softplus(p["scale"] - GAUSSIAN_MIN_SCALE))
 
 
+#: Rank of the default "gaussian_lowrank".
+LOW_RANK = 5
+
+
+def _low_rank_params(rng, n, d):
+    return dict(**_gaussian_params(rng, n, d),
+                factor=rng.normal(scale=0.7, size=(n, d, LOW_RANK)))
+
+
+def _low_rank_configure(head, p):
+    _gaussian_configure(head, p)
+    set_linear(head.factor, p["factor"].reshape(p["factor"].shape[0], -1))
+
+
+def _low_rank_draw(rng, p):
+    n, d, rank = p["factor"].shape
+    shared = np.einsum("ndr,nr->nd", p["factor"], rng.normal(size=(n, rank)))
+    return p["loc"] + shared + p["scale"] * rng.normal(size=(n, d))
+
+
+def _low_rank_logpdf(x, p):
+    """The row's density from scipy, as a single column (the test sums the columns)."""
+    cov = np.einsum("ndr,ner->nde", p["factor"], p["factor"]) + np.diag(p["scale"] ** 2)
+    return np.array([[stats.multivariate_normal(p["loc"][i], cov[i]).logpdf(x[i])]
+                     for i in range(len(x))])
+
+
+def _correlated_residuals(rng, n, d):
+    """One latent factor, plus residuals that share two factors of their own."""
+    shared = rng.normal(size=(n, 2)) @ rng.uniform(-1.0, 1.0, size=(2, d))
+    return latent_rows(rng, n, d, 2.0) + 0.8 * shared + 0.05 * rng.normal(size=(n, d))
+
+
 def _beta_data(rng, n, d):
     mean = special.expit(latent_rows(rng, n, d))
     return rng.beta(20.0 * mean, 20.0 * (1 - mean))
@@ -235,6 +268,15 @@ SPECS = {
         draw=lambda rng, p: p["loc"] + p["scale"] * rng.standard_t(p["df"], size=p["loc"].shape),
         logpdf=lambda x, p: stats.t.logpdf(x, p["df"], p["loc"], p["scale"]),
         data=lambda rng, n, d: latent_rows(rng, n, d, 2.0) + rng.standard_t(2.0, size=(n, d)),
+        rival="gaussian",
+    ),
+    "gaussian_lowrank": Spec(
+        support="real",
+        params=_low_rank_params,
+        configure=_low_rank_configure,
+        draw=_low_rank_draw,
+        logpdf=_low_rank_logpdf,
+        data=_correlated_residuals,
         rival="gaussian",
     ),
 }

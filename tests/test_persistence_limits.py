@@ -30,7 +30,8 @@ import pytest
 import torch
 
 import skvae
-from skvae import VAEClassifier, VAEGenerator, VAETransformer, _persistence, load, save
+from skvae import VAEGAN, VAEClassifier, VAEGenerator, VAETransformer, _persistence, load, save
+from skvae.networks import ConvNetwork
 
 pd = pytest.importorskip("pandas")
 safetensors_torch = pytest.importorskip("safetensors.torch")
@@ -463,6 +464,9 @@ def _fitted_models():
         "VAEClassifier": (VAEClassifier(**FAST).fit(X, y_semi), X, y_semi),
         "VAEClassifier, string labels": (
             VAEClassifier(**FAST).fit(X, np.array(["p", "q", "r"])[y]), X, None),
+        "VAEGAN": (VAEGAN(**FAST).fit(X), X, None),
+        "VAETransformer, conv network": (
+            VAETransformer(**FAST, network=ConvNetwork(channels=(2,))).fit(X), X, None),
     }
 
 
@@ -475,7 +479,7 @@ MODELS = ["VAETransformer", "VAETransformer on a DataFrame, pandas output",
           "VAETransformer, early stopping, partial_fit", "VAEGenerator",
           "VAEGenerator on a table", "conditional VAEGenerator",
           "conditional VAEGenerator on a table", "VAEClassifier",
-          "VAEClassifier, string labels"]
+          "VAEClassifier, string labels", "VAEGAN", "VAETransformer, conv network"]
 
 
 def test_the_list_of_models_is_complete(fitted_models):

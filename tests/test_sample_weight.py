@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-from skvae import VAEClassifier, VAEGenerator, VAETransformer
+from skvae import VAEGAN, VAEClassifier, VAEGenerator, VAETransformer
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=6, batch_size=16, random_state=0, device="cpu")
-ESTIMATORS = [VAETransformer, VAEGenerator, VAEClassifier]
+ESTIMATORS = [VAETransformer, VAEGenerator, VAEClassifier, VAEGAN]
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 

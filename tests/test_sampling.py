@@ -101,6 +101,7 @@ def test_standard_gamma_has_the_gamma_moments_for_every_shape():
 
 
 BUILT_IN = ["bernoulli", "beta", "categorical", "continuous_bernoulli", "gaussian",
+            "gaussian_lowrank",
             "negative_binomial", "poisson", "student_t"]
 
 

@@ -1,7 +1,7 @@
 """Sphinx helpers for the skvae docs: tables generated from the registries, and a check
 that the API reference lists every public name.
 
-``.. skvae-registry:: likelihoods`` (or ``priors``, ``posteriors``) renders one row per
+``.. skvae-registry:: likelihoods`` (or ``priors``, ``posteriors``, ``networks``) renders one row per
 registered class: its name, class, what data it accepts (found by asking the class's own
 ``check_support``), whether it standardises X, its parameters and the first sentence
 of its docstring. A part added to a registry shows up here with no edit to the docs.
@@ -40,6 +40,7 @@ REGISTRIES = {
     "likelihoods": ("skvae.likelihoods", "LIKELIHOODS", "Likelihood"),
     "priors": ("skvae.priors", "PRIORS", "Prior"),
     "posteriors": ("skvae.posteriors", "POSTERIORS", "Posterior"),
+    "networks": ("skvae.networks", "NETWORKS", "Network"),
 }
 
 # Probe values for check_support, and the support each pattern of answers means.

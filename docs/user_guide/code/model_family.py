@@ -71,7 +71,7 @@ class IWAETransformer(VAETransformer):
                  kl_warmup=0, free_bits=0.0, batch_size="auto", learning_rate="adaptive",
                  learning_rate_init=1e-3, max_iter=1000, tol=1e-4, n_iter_no_change=40,
                  early_stopping="auto", validation_fraction=0.1, device="auto",
-                 random_state=None, verbose=0, warm_start=False):
+                 random_state=None, verbose=0, warm_start=False, network="mlp"):
         super().__init__(
             n_components, hidden_layer_sizes=hidden_layer_sizes, likelihood=likelihood,
             prior=prior, posterior=posterior, beta=beta, kl_warmup=kl_warmup,
@@ -79,7 +79,8 @@ class IWAETransformer(VAETransformer):
             learning_rate_init=learning_rate_init, max_iter=max_iter, tol=tol,
             n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, device=device,
-            random_state=random_state, verbose=verbose, warm_start=warm_start)
+            random_state=random_state, verbose=verbose, warm_start=warm_start,
+            network=network)
         self.n_importance = n_importance
 
     _parameter_constraints = {**VAETransformer._parameter_constraints,
