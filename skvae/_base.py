@@ -183,13 +183,22 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
                 "impute_missing": bool(getattr(likelihood, "handles_missing", False)),
                 **get_network(self.network).module_config(X.shape[1])}
 
+    def _has_network(self):
+        """Whether this family takes ``network``; one with a module of its own (the
+        hierarchy) does not, and builds ``_module_class``."""
+        return "network" in self.get_params(deep=False)
+
     def _fresh_state(self, X):
+        if not self._has_network():
+            return super()._fresh_state(X)
         # The network first: the module class and its config depend on it.
         self.network_ = get_network(self.network).resolved(X.shape[1])
         return {**super()._fresh_state(X), "network_": self.network_}
 
     def _module_type(self, config):
         """The module the fitted network builds (a model saved before networks: MLP)."""
+        if not self._has_network():
+            return self._module_class
         return self.__dict__.get("network_", MLPNetwork()).module_class()
 
     def _objective(self, module, X, C, weights=None):

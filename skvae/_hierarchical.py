@@ -146,6 +146,8 @@ converged_, n_features_in_, feature_names_in_
             n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, device=device,
             random_state=random_state, verbose=verbose, warm_start=warm_start)
+        # The hierarchy builds its own module: it has no ``network`` parameter.
+        del self.network
         self.transform_layer = transform_layer
         self.inference = inference
         self.link_layer_sizes = link_layer_sizes
