@@ -120,7 +120,8 @@ converged_, n_features_in_, feature_names_in_
     """
 
     _parameter_constraints = {
-        **_BaseVAE._parameter_constraints,
+        **{key: value for key, value in _BaseVAE._parameter_constraints.items()
+           if key != "network"},  # the hierarchy builds its own module
         "n_components": ["array-like", Count(1)],
         "transform_layer": [Count(0)],
         "inference": [StrOptions({"bottom_up", "top_down"})],
