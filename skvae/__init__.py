@@ -4,6 +4,7 @@
 
 from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
+from ._imputer import VAEImputer
 from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._version import __version__
@@ -14,6 +15,7 @@ __all__ = [
     "NonFiniteLossError",
     "VAEClassifier",
     "VAEGenerator",
+    "VAEImputer",
     "VAETransformer",
     "__version__",
     "load",

@@ -160,17 +160,21 @@ class ELBOObjective(Objective):
         noise = torch.randn(x.shape[0], module.n_components, generator=self.generator,
                             device=x.device)
         log_lik, kl, q = module.elbo_terms(x, noise, c)
-        mean = q.mean.detach()
-        activity = self._activity
-        activity[0] += mean.sum(dim=0)
-        activity[1] += (mean * mean).sum(dim=0)
-        activity[2] += mean.shape[0]
+        self._track_activity(q)
         kl = weighted_mean(kl, w)
         if self.free_bits:
             # Free bits on the total KL: below the floor, the KL is not pushed down,
             # which keeps the encoder from collapsing onto the prior early on.
             kl = torch.clamp(kl, min=self.free_bits * module.n_components)
         return self.kl_weight * kl - weighted_mean(log_lik, w)
+
+    def _track_activity(self, q):
+        """Add the posterior means of a batch to the activity statistics."""
+        mean = q.mean.detach()
+        activity = self._activity
+        activity[0] += mean.sum(dim=0)
+        activity[1] += (mean * mean).sum(dim=0)
+        activity[2] += mean.shape[0]
 
     def validation_score(self):
         """Mean ELBO of the held-out rows (weighted by their weights, if any)."""
@@ -303,3 +307,40 @@ class M2Objective(Objective):
             total = total + (loss_l + loss_u)
             n += x.shape[0] if w is None else float(w.sum())
         return -float(total) / n + self.standardizer.log_jacobian()
+
+
+class ImportanceWeightedObjective(ELBOObjective):
+    """The negative importance-weighted bound (IWAE; MIWAE on data with missing entries).
+
+    ``log mean_k p(x, z_k) / q(z_k | x)`` over ``n_importance`` draws per row, a bound
+    on log p(x) at least as tight as the ELBO (equal to it for one draw), as in Burda
+    et al. (2016). With a likelihood that leaves missing entries (NaN) out of
+    ``log p(x | z)`` it is the MIWAE bound on the observed entries (Mattei and
+    Frellsen, 2019). Everything else (validation score, warm-up) is the VAE's; ``beta``
+    and ``free_bits`` do not apply to this bound.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As :class:`ELBOObjective`.
+    n_importance : int
+        Draws per row.
+    """
+
+    def __init__(self, *args, n_importance, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.n_importance = n_importance
+
+    def loss(self, batch):
+        """Minus the batch mean of the bound (weighted by the rows' weights, if any)."""
+        x, c, w = rows_of(batch)
+        noise = torch.randn(self.n_importance, x.shape[0], self.module.n_components,
+                            generator=self.generator, device=x.device)
+        module = self.module
+        q = module.encode(x, c)
+        self._track_activity(q)
+        z = module.posterior.reparameterise(q, noise)
+        log_weights = (module.decode(z, c).log_prob(x)
+                       + module.prior_distribution().log_prob(z) - q.log_prob(z))
+        bound = torch.logsumexp(log_weights, dim=0) - np.log(self.n_importance)
+        return -weighted_mean(bound, w)
