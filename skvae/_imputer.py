@@ -131,10 +131,12 @@ class VAEImputer(_BaseVAE):
         Fill with one draw from the conditional distribution instead of its mean.
     n_samples : int, default=1000
         Importance samples per row in ``transform``.
-    n_importance : int, default=1
+    n_importance : int, default=20
         Importance samples per row in the training objective: 1 trains on the masked
-        ELBO, more on MIWAE's tighter bound (at that many times the cost per step).
-        The default was chosen by measurement (``benchmarks/imputation.py``).
+        ELBO, more on MIWAE's tighter bound (the decoder runs that many times per row
+        and step; a fit took about twice as long with 20 as with 1). On breast cancer
+        (MCAR 50%, 500 epochs) 20 gave an imputation MSE of 0.276 against 0.303 for
+        the masked ELBO (``benchmarks/RESULTS.md``).
     add_indicator : bool, default=False
         Append the columns of :class:`sklearn.impute.MissingIndicator` (one per
         feature that had missing values in ``fit``) to the output.
@@ -158,7 +160,11 @@ class VAEImputer(_BaseVAE):
     max_iter : int, default=1000
     tol : float, default=1e-4
     n_iter_no_change : int, default=40
-    early_stopping : bool or "auto", default="auto"
+    early_stopping : bool or "auto", default=False
+        False trains on every row until the training loss stops improving. Holding
+        rows out (True, "auto") takes their observed entries from training, though
+        they are the rows to impute too: on breast cancer it stopped fits early and
+        raised the imputation MSE from 0.303 to 0.333 (masked ELBO, 2 seeds).
     validation_fraction : float, default=0.1
     device : str or torch.device, default="auto"
     random_state : int, RandomState instance or None, default=None
@@ -232,7 +238,7 @@ class VAEImputer(_BaseVAE):
         missing_values=np.nan,
         sample_posterior=False,
         n_samples=1000,
-        n_importance=1,
+        n_importance=20,
         add_indicator=False,
         keep_empty_features=False,
         hidden_layer_sizes=(128, 128),
@@ -248,7 +254,7 @@ class VAEImputer(_BaseVAE):
         max_iter=1000,
         tol=1e-4,
         n_iter_no_change=40,
-        early_stopping="auto",
+        early_stopping=False,
         validation_fraction=0.1,
         device="auto",
         random_state=None,
