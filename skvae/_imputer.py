@@ -22,8 +22,9 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseVAE
+from ._estimator import AUTO_VALIDATION_ROWS
 from ._noise import draw_seed, score_noise
-from ._objectives import ImportanceWeightedObjective
+from ._objectives import HeldOutEntriesObjective, importance_draws
 from ._persistence import register_estimator
 from ._sampling import draw
 from ._sklearn_compat import Count, Interval, _check_feature_names_in, validate_data
@@ -33,33 +34,6 @@ from .likelihoods import MixedLikelihood, get_likelihood
 
 def _is_nan_marker(missing_values):
     return isinstance(missing_values, Real) and np.isnan(missing_values)
-
-
-def importance_draws(module, x, noise):
-    """Log importance weights, latent draws and decoders of draws from q(z | x_obs).
-
-    Parameters
-    ----------
-    module : skvae._module.VAEModule
-        With a likelihood that leaves NaN entries out of ``log_prob``.
-    x : torch.Tensor of shape (n, n_features)
-        Standardised rows, NaN where missing.
-    noise : torch.Tensor of shape (n_draws, n or 1, n_components)
-        Standard normal draws for the reparameterisation.
-
-    Returns
-    -------
-    log_weights : torch.Tensor of shape (n_draws, n)
-        ``log p(x_obs | z_k) + log p(z_k) - log q(z_k | x_obs)``.
-    z : torch.Tensor of shape (n_draws, n, n_components)
-    decoded : torch.distributions.Distribution
-        p(x | z_k), batch shape ``(n_draws, n)``.
-    """
-    q = module.encode(x)
-    z = module.posterior.reparameterise(q, noise)
-    decoded = module.decode(z)
-    log_weights = decoded.log_prob(x) + module.prior_distribution().log_prob(z) - q.log_prob(z)
-    return log_weights, z, decoded
 
 
 def conditional_mean(module, x, noise):
@@ -160,12 +134,18 @@ class VAEImputer(_BaseVAE):
     max_iter : int, default=1000
     tol : float, default=1e-4
     n_iter_no_change : int, default=40
-    early_stopping : bool or "auto", default=False
-        False trains on every row until the training loss stops improving. Holding
-        rows out (True, "auto") takes their observed entries from training, though
-        they are the rows to impute too: on breast cancer it stopped fits early and
-        raised the imputation MSE from 0.303 to 0.333 (masked ELBO, 2 seeds).
+    early_stopping : bool or "auto", default="auto"
+        Hide ``validation_fraction`` of the observed entries from training and stop
+        when their log-density given the rest of their row stops improving, keeping
+        the best epoch's weights. Entries rather than rows are held out, because
+        every row is one to impute: on breast cancer, holding out 10% of the rows
+        (as the other estimators do) gave an imputation MSE of 0.333 against 0.303
+        for training on every row (masked ELBO, 2 seeds). "auto" does so in ``fit``
+        when that makes at least 10 entries; False trains on every entry until the
+        training loss stops improving, which overfits small tables (on wine the MSE
+        rose from 0.70 after 100 epochs to 0.86 after 1000).
     validation_fraction : float, default=0.1
+        Share of the observed entries held out for early stopping.
     device : str or torch.device, default="auto"
     random_state : int, RandomState instance or None, default=None
         Seeds the fit and the sequence of draws of ``sample_posterior=True``.
@@ -229,7 +209,7 @@ class VAEImputer(_BaseVAE):
     }
 
     _fitted_attributes = _BaseVAE._fitted_attributes | {
-        "_observed_columns", "_indicator_features", "_imputation_rng"}
+        "_observed_columns", "_indicator_features", "_imputation_rng", "_n_observed"}
 
     def __init__(
         self,
@@ -254,7 +234,7 @@ class VAEImputer(_BaseVAE):
         max_iter=1000,
         tol=1e-4,
         n_iter_no_change=40,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         device="auto",
         random_state=None,
@@ -326,6 +306,7 @@ class VAEImputer(_BaseVAE):
                 if self.add_indicator else None)
         M = self._model_rows(X, missing, self._observed_columns)
         self._check_observed_support(M)
+        self._n_observed = int(np.sum(~np.isnan(M)))
         return M, None
 
     def _check_observed_support(self, M):
@@ -348,11 +329,39 @@ class VAEImputer(_BaseVAE):
         X, missing = self._masked(X, reset=False)
         return self._model_rows(X, missing, self._observed_columns)
 
+    def _uses_validation(self, n_samples, incremental):
+        """Whether to hold out entries and stop on their score.
+
+        As for the other estimators, with entries instead of rows: "auto" does so in
+        ``fit`` when ``validation_fraction`` of the observed entries makes at least
+        :data:`~skvae._estimator.AUTO_VALIDATION_ROWS` of them.
+        """
+        if self.early_stopping != "auto":
+            return bool(self.early_stopping)
+        return (not incremental
+                and self.validation_fraction * self._n_observed >= AUTO_VALIDATION_ROWS)
+
     def _objective(self, module, X, C, weights=None):
-        if self.n_importance == 1:
-            return super()._objective(module, X, C, weights)
-        train_rows, val_rows = self._split(X, C, weights)
-        return ImportanceWeightedObjective(
+        """MIWAE's bound over every row; with early stopping, a share of the observed
+        entries is hidden from training to score the fit (``validation_fraction``)."""
+        hidden = np.zeros(X.shape, dtype=bool)
+        if self._validating:
+            hidden = ~np.isnan(X) & (self._rng.uniform(size=X.shape)
+                                     < self.validation_fraction)
+            if not hidden.any():
+                raise ValueError(
+                    f"validation_fraction={self.validation_fraction} hid none of the "
+                    f"{int(np.sum(~np.isnan(X)))} observed entries; raise it or set "
+                    "early_stopping=False.")
+        X_train = np.where(hidden, np.nan, X)
+        to_tensor = self._standardizer.to_tensor
+        x = to_tensor(X_train, torch.float32, "cpu", training=True)
+        w = None if weights is None else torch.as_tensor(weights, dtype=torch.float32)
+        train_rows = (x, None) if w is None else (x, None, w / w.mean())
+        val_rows = None
+        if self._validating:
+            val_rows = (x, to_tensor(np.where(hidden, X, np.nan), torch.float32, "cpu"))
+        return HeldOutEntriesObjective(
             module, self._place(train_rows), self._place(val_rows), self._new_generator(),
             self._standardizer, beta=self.beta, kl_warmup=self.kl_warmup,
             free_bits=self.free_bits, start_epoch=self.n_iter_,
