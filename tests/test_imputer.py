@@ -244,3 +244,22 @@ def test_save_load_and_pickle_round_trip(incomplete, tmp_path):
     imputer.set_params(sample_posterior=False)
     assert np.array_equal(load(path).set_params(sample_posterior=False).transform(X_missing),
                           imputer.transform(X_missing))
+
+
+def test_early_stopping_scores_held_out_entries(incomplete):
+    imputer = VAEImputer(**{**FAST, "max_iter": 4}, early_stopping=True).fit(incomplete[1])
+    assert len(imputer.validation_scores_) == imputer.n_iter_ == 4
+    assert np.isfinite(imputer.validation_scores_).all()
+    assert imputer.best_validation_score_ == max(imputer.validation_scores_)
+
+
+def test_auto_early_stopping_needs_ten_held_out_entries():
+    X = np.random.RandomState(0).normal(size=(6, 3))  # 18 entries: 1.8 held out
+    imputer = VAEImputer(**FAST).fit(X)
+    assert imputer.validation_scores_ is None
+
+
+def test_a_validation_share_that_hides_nothing_is_refused():
+    X = np.random.RandomState(0).normal(size=(6, 2))
+    with pytest.raises(ValueError, match="hid none"):
+        VAEImputer(**FAST, early_stopping=True, validation_fraction=1e-9).fit(X)
