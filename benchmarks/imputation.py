@@ -147,14 +147,21 @@ def evaluate(X, remove, seed, max_iter, draws):
     return errors, covered
 
 
-def tables(seeds, max_iter):
+def cases():
+    """``{name: (table, load, remove)}``: the MCAR tables, then breast cancer MNAR."""
+    found = {name.replace(" ", "-"): (name, load, mcar) for name, load in TABLES.items()}
+    found["breast-cancer-mnar"] = ("breast cancer (MNAR)", load_breast_cancer, mnar)
+    return found
+
+
+def tables(seeds, max_iter, names=None):
     """RMSE of every imputer on every table (MCAR, then breast cancer MNAR) and the
-    coverage of 90% intervals of 20 imputations on the MCAR tables."""
-    cases = [(name, load, mcar) for name, load in TABLES.items()]
-    cases.append(("breast cancer (MNAR)", load_breast_cancer, mnar))
+    coverage of 90% intervals of 20 imputations on the MCAR tables; ``names`` picks
+    some cases (keys of :func:`cases`), to run them in separate processes."""
+    cases_ = [case for key, case in cases().items() if names is None or key in names]
     names = list(imputers(0, max_iter))
     rmse_lines, coverage_lines = [], []
-    for table, load, remove in cases:
+    for table, load, remove in cases_:
         X = standardised(load)
         results = [evaluate(X, remove, seed, max_iter, draws=remove is mcar)
                    for seed in seeds]
@@ -191,6 +198,8 @@ def main(argv=None):
                         help="only the masked-ELBO vs MIWAE-bound table")
     parser.add_argument("--n-importance", default="1,20",
                         help="training draws compared by --compare-bound, comma-separated")
+    parser.add_argument("--cases", default=None,
+                        help=f"comma-separated, of {list(cases())} (default: all)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -200,7 +209,7 @@ def main(argv=None):
         compare_bound(seeds, args.max_iter,
                       [int(k) for k in args.n_importance.split(",")])
     else:
-        tables(seeds, args.max_iter)
+        tables(seeds, args.max_iter, args.cases and args.cases.split(","))
     print(f"\n({time.perf_counter() - start:.0f} s, {args.threads} thread(s), "
           f"seeds {seeds}, VAEImputer max_iter={args.max_iter})")
 

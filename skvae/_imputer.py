@@ -92,7 +92,9 @@ class VAEImputer(_BaseVAE):
       for an int ``random_state``).
 
     Works on numeric arrays (and DataFrames of numbers); ``score`` is the ELBO of the
-    observed entries, in nats per row, for model selection.
+    observed entries, in nats per row, for model selection. ``sample`` and
+    ``inverse_transform`` (of latent rows) are the VAE's, over the modelled features
+    (those with an observed value in ``fit``).
 
     Parameters
     ----------
