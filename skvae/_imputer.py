@@ -18,7 +18,6 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.impute import MissingIndicator
-from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_is_fitted
 
 from ._base import _BaseVAE
