@@ -13,7 +13,7 @@ sampling importance resampling.
 
 # License: BSD 3 clause
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 import torch
@@ -26,7 +26,7 @@ from ._noise import draw_seed, score_noise
 from ._objectives import HeldOutEntriesObjective, importance_draws
 from ._persistence import register_estimator
 from ._sampling import draw
-from ._sklearn_compat import Count, Interval, _check_feature_names_in, validate_data
+from ._sklearn_compat import Count, _check_feature_names_in, validate_data
 from ._validation import _explain_conversion_error, check_result
 from .likelihoods import MixedLikelihood, get_likelihood
 
@@ -204,7 +204,7 @@ class VAEImputer(_BaseVAE):
         "missing_values": [Real],
         "sample_posterior": ["boolean"],
         "n_samples": [Count(1)],
-        "n_importance": [Interval(Integral, 1, None, closed="left")],
+        "n_importance": [Count(1)],
         "add_indicator": ["boolean"],
         "keep_empty_features": ["boolean"],
     }
