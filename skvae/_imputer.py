@@ -109,9 +109,8 @@ class VAEImputer(_BaseVAE):
     n_importance : int, default=20
         Importance samples per row in the training objective: 1 trains on the masked
         ELBO, more on MIWAE's tighter bound (the decoder runs that many times per row
-        and step; a fit took about twice as long with 20 as with 1). On breast cancer
-        (MCAR 50%, 500 epochs) 20 gave an imputation MSE of 0.276 against 0.303 for
-        the masked ELBO (``benchmarks/RESULTS.md``).
+        and step). On breast cancer (MCAR 50%, 5 seeds) 20 gave an imputation MSE of
+        0.286 against 0.315 for the masked ELBO (``benchmarks/RESULTS.md``).
     add_indicator : bool, default=False
         Append the columns of :class:`sklearn.impute.MissingIndicator` (one per
         feature that had missing values in ``fit``) to the output.
@@ -141,7 +140,7 @@ class VAEImputer(_BaseVAE):
         the best epoch's weights. Entries rather than rows are held out, because
         every row is one to impute: on breast cancer, holding out 10% of the rows
         (as the other estimators do) gave an imputation MSE of 0.333 against 0.303
-        for training on every row (masked ELBO, 2 seeds). "auto" does so in ``fit``
+        for 500 epochs on every row (masked ELBO, 2 seeds). "auto" does so in ``fit``
         when that makes at least 10 entries; False trains on every entry until the
         training loss stops improving, which overfits small tables (on wine the MSE
         rose from 0.70 after 100 epochs to 0.86 after 1000).
