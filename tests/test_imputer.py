@@ -135,6 +135,9 @@ def test_a_number_as_missing_marker_gives_the_same_imputation(incomplete):
     by_nan = VAEImputer(**FAST).fit(X_missing).transform(X_missing)
     by_marker = VAEImputer(**FAST, missing_values=-99.0).fit(X_marked).transform(X_marked)
     assert np.array_equal(by_nan, by_marker)
+    observed = ~np.isnan(X_missing)
+    assert np.array_equal(by_marker[observed], X_marked[observed])
+    assert not np.any(by_marker == -99.0)
 
 
 def test_nan_is_refused_when_the_marker_is_a_number(incomplete):
