@@ -395,13 +395,12 @@ class VAEImputer(_BaseVAE):
         M = self._model_rows(X, missing, columns)
         filled = X.copy()
         filled[missing] = 0.0  # the value of empty features, and a stand-in meanwhile
-        rows = np.flatnonzero(missing[:, columns].any(axis=1))
+        rows = np.flatnonzero(missing[:, columns].any(axis=1))  # only those are imputed
         if rows.size:
-            imputed = self._impute_rows(M[rows], state)
-            block = filled[np.ix_(rows, np.flatnonzero(columns))]
-            block_missing = missing[np.ix_(rows, np.flatnonzero(columns))]
-            block[block_missing] = imputed[block_missing]
-            filled[np.ix_(rows, np.flatnonzero(columns))] = block
+            where = np.ix_(rows, np.flatnonzero(columns))
+            block, block_missing = filled[where], missing[where]
+            block[block_missing] = self._impute_rows(M[rows], state)[block_missing]
+            filled[where] = block
         out = filled if self.keep_empty_features else filled[:, columns]
         if state["_indicator_features"] is not None:
             indicators = missing[:, state["_indicator_features"]].astype(X.dtype)
