@@ -29,6 +29,10 @@ except ImportError:  # building from a checkout without installing it
     sys.path.insert(0, str(DOCS.parent))
     import skvae
 
+# sphinx-gallery resolves the names an example uses (IterativeImputer in
+# plot_imputation.py) before running it, so the experimental import must come first.
+import sklearn.experimental.enable_iterative_imputer  # noqa: E402, F401
+
 warnings.filterwarnings("ignore", message="Matplotlib is currently using agg")
 
 # -- Project -------------------------------------------------------------------------

@@ -5,6 +5,7 @@
 from ._classifier import VAEClassifier
 from ._generator import VAEGenerator
 from ._hierarchical import HierarchicalVAETransformer
+from ._imputer import VAEImputer
 from ._persistence import load, save
 from ._transformer import VAETransformer
 from ._vaegan import VAEGAN
@@ -19,6 +20,7 @@ __all__ = [
     "VAEClassifier",
     "VAEGAN",
     "VAEGenerator",
+    "VAEImputer",
     "VAETransformer",
     "VQVAETransformer",
     "__version__",

@@ -7,10 +7,15 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import _fit_context
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names_in,
+    _check_sample_weight,
+    validate_data,
+)
 
 __all__ = ["Count", "HasMethods", "Interval", "RegistryOptions", "StrOptions",
-           "_check_sample_weight", "_fit_context", "validate_data"]
+           "_check_feature_names_in", "_check_sample_weight", "_fit_context",
+           "validate_data"]
 
 
 class Count(Interval):

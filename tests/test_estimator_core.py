@@ -7,12 +7,15 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 
-from skvae import VAEGAN, VAEClassifier, VAEGenerator, VAETransformer, load, save
+from skvae import VAEGAN, VAEClassifier, VAEGenerator, VAEImputer, VAETransformer, load, save
 from skvae import _training
 from skvae._module import M2Module, VAEModule
 
 FAST = dict(hidden_layer_sizes=(16,), max_iter=4, batch_size=16, random_state=0, device="cpu")
-ESTIMATORS = [VAETransformer, VAEGenerator, VAEClassifier, VAEGAN]
+ESTIMATORS = [VAETransformer, VAEGenerator, VAEClassifier, VAEGAN, VAEImputer]
+
+#: The module method each family's training step goes through (to make it fail).
+TRAINING_METHOD = {VAEImputer: "encode"}  # the MIWAE bound: encode, then K decodes
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
@@ -159,14 +162,15 @@ def test_out_of_memory_in_training_gives_advice_and_keeps_the_model(Estimator, d
     args = fit_args(Estimator, data)
     est = Estimator(**FAST).fit(*args)
     before = (weights(est), list(est.loss_curve_), est.n_iter_)
-    original = VAEModule.elbo_terms
+    name = TRAINING_METHOD.get(Estimator, "elbo_terms")
+    original = getattr(VAEModule, name)
 
     def no_room(self, x, *rest, **kwargs):
         if x.shape[0] > 8:
             raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
         return original(self, x, *rest, **kwargs)
 
-    monkeypatch.setattr(VAEModule, "elbo_terms", no_room)
+    monkeypatch.setattr(VAEModule, name, no_room)
     with pytest.raises(torch.OutOfMemoryError, match="smaller batch_size.*unchanged"):
         est.fit(*args)
     assert est.loss_curve_ == before[1] and est.n_iter_ == before[2]
@@ -207,7 +211,7 @@ def test_set_params_after_fit_takes_effect_at_the_next_fit(Estimator, data):
     Z = est.transform(X)
     est.set_params(n_components=3)
     assert np.array_equal(est.transform(X), Z)
-    if not isinstance(est, VAEClassifier):
+    if not isinstance(est, (VAEClassifier, VAEImputer)):  # the imputer's Z is X filled
         assert est.inverse_transform(Z).shape == X.shape
 
 
@@ -412,7 +416,7 @@ def test_cpu_out_of_memory_in_training_gives_advice_and_keeps_the_model(Estimato
     def no_room(self, *args, **kwargs):
         raise RuntimeError(_CPU_OOM)
 
-    monkeypatch.setattr(VAEModule, "elbo_terms", no_room)
+    monkeypatch.setattr(VAEModule, TRAINING_METHOD.get(Estimator, "elbo_terms"), no_room)
     with pytest.raises(MemoryError, match="host memory.*smaller batch_size.*unchanged"):
         est.fit(*args)
     assert est.n_iter_ == before[1]
