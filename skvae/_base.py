@@ -47,6 +47,11 @@ _SAMPLE_ELEMENTS = 2**23
 _SAMPLE_BLOCK_BYTES_PER_ELEMENT = 64
 
 
+def constraints_without_network(constraints):
+    """``constraints`` less ``network``, for a family that takes no network."""
+    return {key: value for key, value in constraints.items() if key != "network"}
+
+
 class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
     """Shared machinery of the VAE estimators; not meant to be used directly."""
 
@@ -107,7 +112,8 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
-        self.network = network
+        if self._has_network():  # a family that builds a module of its own takes none
+            self.network = network
 
     # ------------------------------------------------------------------ fitting
     @_fit_context(prefer_skip_nested_validation=True)
@@ -181,18 +187,23 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
                 "hidden_layer_sizes": self._hidden_layer_sizes(),
                 "n_conditions": self._n_conditions(),
                 "impute_missing": bool(getattr(likelihood, "handles_missing", False)),
-                **get_network(self.network).module_config(X.shape[1])}
+                **self._network().module_config(X.shape[1])}
 
-    def _has_network(self):
+    def _network(self):
+        """The network asked for; the MLP for a family that takes no network."""
+        return get_network(self.network) if self._has_network() else MLPNetwork()
+
+    @classmethod
+    def _has_network(cls):
         """Whether this family takes ``network``; one with a module of its own (the
-        hierarchy) does not, and builds ``_module_class``."""
-        return "network" in self.get_params(deep=False)
+        hierarchy, the imputer) does not, and builds ``_module_class``."""
+        return "network" in cls._get_param_names()
 
     def _fresh_state(self, X):
         if not self._has_network():
             return super()._fresh_state(X)
         # The network first: the module class and its config depend on it.
-        self.network_ = get_network(self.network).resolved(X.shape[1])
+        self.network_ = self._network().resolved(X.shape[1])
         return {**super()._fresh_state(X), "network_": self.network_}
 
     def _module_type(self, config):

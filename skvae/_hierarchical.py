@@ -7,7 +7,7 @@ import numbers
 import numpy as np
 import torch
 
-from ._base import _BaseVAE
+from ._base import _BaseVAE, constraints_without_network
 from ._module import HierarchicalVAEModule
 from ._noise import score_draws, score_noise
 from ._objectives import HierarchicalELBOObjective
@@ -120,8 +120,8 @@ converged_, n_features_in_, feature_names_in_
     """
 
     _parameter_constraints = {
-        **{key: value for key, value in _BaseVAE._parameter_constraints.items()
-           if key != "network"},  # the hierarchy builds its own module
+        # the hierarchy builds its own module: no network parameter
+        **constraints_without_network(_BaseVAE._parameter_constraints),
         "n_components": ["array-like", Count(1)],
         "transform_layer": [Count(0)],
         "inference": [StrOptions({"bottom_up", "top_down"})],
@@ -147,8 +147,6 @@ converged_, n_features_in_, feature_names_in_
             n_iter_no_change=n_iter_no_change, early_stopping=early_stopping,
             validation_fraction=validation_fraction, device=device,
             random_state=random_state, verbose=verbose, warm_start=warm_start)
-        # The hierarchy builds its own module: it has no ``network`` parameter.
-        del self.network
         self.transform_layer = transform_layer
         self.inference = inference
         self.link_layer_sizes = link_layer_sizes

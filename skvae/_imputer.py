@@ -20,7 +20,7 @@ import torch
 from sklearn.impute import MissingIndicator
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseVAE
+from ._base import _BaseVAE, constraints_without_network
 from ._estimator import AUTO_VALIDATION_ROWS
 from ._noise import draw_seed, score_noise
 from ._objectives import HeldOutEntriesObjective, importance_draws
@@ -199,7 +199,8 @@ class VAEImputer(_BaseVAE):
     """
 
     _parameter_constraints = {
-        **_BaseVAE._parameter_constraints,
+        # the imputer's likelihood masks entries, which only the MLP module does
+        **constraints_without_network(_BaseVAE._parameter_constraints),
         "missing_values": [Real],
         "sample_posterior": ["boolean"],
         "n_samples": [Count(1)],
