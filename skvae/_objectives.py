@@ -75,6 +75,27 @@ def validation_blocks(data, module, cost):
             yield tuple(None if t is None else t[start : start + rows] for t in chunk)
 
 
+def validation_mean(objective, cost, score_rows):
+    """Mean of ``score_rows(x, c)`` over the held-out rows of ``objective``, weighted
+    by their weights if they have any, in nats per row in the units of X.
+
+    ``score_rows`` gives each row's score in standardised units; the log-Jacobian of
+    the standardisation is added here. ``cost`` sizes the blocks (see
+    :func:`validation_blocks`).
+    """
+    scores, weights = [], []
+    for chunk in validation_blocks(objective.validation, objective.module, cost):
+        x, c, w = rows_of(chunk)
+        with torch.no_grad():
+            scores.append(score_rows(x, c) + objective.standardizer.log_jacobian_rows(x))
+        weights.append(w)
+    scores = torch.cat(scores)
+    if weights[0] is None:
+        return float(scores.mean())
+    weights = torch.cat(weights)
+    return float((scores * weights).sum() / weights.sum())
+
+
 def rows_of(batch):
     """``(x, c, w)`` of a batch ``(x, c)`` or ``(x, c, w)``; ``w`` is None when unweighted.
 
@@ -181,17 +202,8 @@ class ELBOObjective(Objective):
 
     def validation_score(self):
         """Mean ELBO of the held-out rows (weighted by their weights, if any)."""
-        scores, weights = [], []
-        for chunk in validation_blocks(self.validation, self.module, VALIDATION_DRAWS):
-            x, c, w = rows_of(chunk)
-            scores.append(elbo(self.module, x, VALIDATION_DRAWS, c)
-                          + self.standardizer.log_jacobian_rows(x))
-            weights.append(w)
-        scores = torch.cat(scores)
-        if weights[0] is None:
-            return float(scores.mean())
-        weights = torch.cat(weights)
-        return float((scores * weights).sum() / weights.sum())
+        return validation_mean(self, VALIDATION_DRAWS,
+                               lambda x, c: elbo(self.module, x, VALIDATION_DRAWS, c))
 
     def statistics(self):
         """``n_active_components_``: latents whose posterior mean varies across rows.

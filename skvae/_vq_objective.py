@@ -15,7 +15,7 @@ at random encoder outputs of that epoch's last minibatch.
 import torch
 
 from ._codebook import perplexity
-from ._objectives import Objective, rows_of, validation_blocks, weighted_mean
+from ._objectives import Objective, rows_of, validation_blocks, validation_mean, weighted_mean
 from ._vq_module import straight_through
 
 
@@ -93,17 +93,7 @@ class VQObjective(Objective):
 
     def validation_score(self):
         """Mean ``log p(x | e(c)) + log p(c)`` of the held-out rows, in the units of X."""
-        scores, weights = [], []
-        for chunk in validation_blocks(self.validation, self.module, 1):
-            x, _, w = rows_of(chunk)
-            with torch.no_grad():
-                scores.append(self.module.log_joint(x) + self.standardizer.log_jacobian_rows(x))
-            weights.append(w)
-        scores = torch.cat(scores)
-        if weights[0] is None:
-            return float(scores.mean())
-        weights = torch.cat(weights)
-        return float((scores * weights).sum() / weights.sum())
+        return validation_mean(self, 1, lambda x, c: self.module.log_joint(x))
 
     def statistics(self):
         """Per-epoch codebook use, and that of the final model on the training rows.
