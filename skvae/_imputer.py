@@ -46,7 +46,7 @@ def conditional_mean(module, x, noise):
     -------
     mean : torch.Tensor of shape (n, n_features)
     """
-    log_weights, _, decoded = importance_draws(module, x, noise)
+    log_weights, _, decoded, _ = importance_draws(module, x, noise)
     weights = torch.softmax(log_weights, dim=0)
     return torch.einsum("kn,knd->nd", weights, decoded.mean)
 
@@ -65,7 +65,7 @@ def conditional_draw(module, x, n_draws, generator):
     n = x.shape[0]
     noise = torch.randn(n_draws, n, module.n_components, generator=generator,
                         device=x.device, dtype=x.dtype)
-    log_weights, z, _ = importance_draws(module, x, noise)
+    log_weights, z, _, _ = importance_draws(module, x, noise)
     picked = torch.multinomial(torch.softmax(log_weights.T, dim=-1), 1,
                                generator=generator)[:, 0]
     z = z[picked, torch.arange(n, device=x.device)]

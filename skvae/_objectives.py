@@ -503,12 +503,8 @@ class ImportanceWeightedObjective(ELBOObjective):
         x, c, w = rows_of(batch)
         noise = torch.randn(self.n_importance, x.shape[0], self.module.n_components,
                             generator=self.generator, device=x.device)
-        module = self.module
-        q = module.encode(x, c)
+        log_weights, _, _, q = importance_draws(self.module, x, noise, c)
         self._track_activity(q)
-        z = module.posterior.reparameterise(q, noise)
-        log_weights = (module.decode(z, c).log_prob(x)
-                       + module.prior_distribution().log_prob(z) - q.log_prob(z))
         bound = torch.logsumexp(log_weights, dim=0) - np.log(self.n_importance)
         return -weighted_mean(bound, w)
 
@@ -533,12 +529,14 @@ def importance_draws(module, x, noise, c=None):
     z : torch.Tensor of shape (n_draws, n, n_components)
     decoded : torch.distributions.Distribution
         p(x | z_k), batch shape ``(n_draws, n)``.
+    q : torch.distributions.Distribution
+        The posterior q(z | x) the draws come from.
     """
     q = module.encode(x, c)
     z = module.posterior.reparameterise(q, noise)
     decoded = module.decode(z, c)
     log_weights = decoded.log_prob(x) + module.prior_distribution().log_prob(z) - q.log_prob(z)
-    return log_weights, z, decoded
+    return log_weights, z, decoded, q
 
 
 #: Importance draws behind the held-out score of :class:`HeldOutEntriesObjective`.
@@ -570,7 +568,7 @@ class HeldOutEntriesObjective(ImportanceWeightedObjective):
             x, hidden = chunk[0], chunk[1]
             noise = score_noise(HELD_OUT_DRAWS, module.n_components, dtype, x.device)
             with torch.inference_mode():
-                log_weights, _, decoded = importance_draws(module, x, noise)
+                log_weights, _, decoded, _ = importance_draws(module, x, noise)
                 joint = torch.logsumexp(log_weights + decoded.log_prob(hidden), dim=0)
                 score = (joint - torch.logsumexp(log_weights, dim=0)
                          + self.standardizer.log_jacobian_rows(hidden))
