@@ -7,10 +7,14 @@ run, and the throughput area then records the comparison as not run.
 # License: BSD 3 clause
 
 import contextlib
+import copy
 import io
 import logging
 
 import torch
+
+from skvae._module import run_layers
+from skvae.posteriors import MIN_POSTERIOR_SCALE
 
 from .baselines import mlp
 
@@ -66,11 +70,8 @@ def fit_pythae(X, *, hidden_layer_sizes, n_components, batch_size, epochs, lr, d
     -------
     model : pythae.models.VAE
     """
-    from pythae.data.datasets import BaseDataset
-    from pythae.models import VAE, VAEConfig
     from pythae.models.base.base_utils import ModelOutput
     from pythae.models.nn import BaseDecoder, BaseEncoder
-    from pythae.trainers import BaseTrainer, BaseTrainerConfig
 
     hidden = list(hidden_layer_sizes)
 
@@ -91,9 +92,20 @@ def fit_pythae(X, *, hidden_layer_sizes, n_components, batch_size, epochs, lr, d
         def forward(self, z):
             return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
 
+    return _train(X, Encoder(), Decoder(), n_components=n_components, batch_size=batch_size,
+                  epochs=epochs, lr=lr, device=device, output_dir=output_dir)
+
+
+def _train(X, encoder, decoder, *, n_components, batch_size, epochs, lr, device, output_dir):
+    """pythae's ``VAE`` with Bernoulli loss on ``encoder`` and ``decoder``, trained by
+    ``BaseTrainer`` with Adam."""
+    from pythae.data.datasets import BaseDataset
+    from pythae.models import VAE, VAEConfig
+    from pythae.trainers import BaseTrainer, BaseTrainerConfig
+
     config = VAEConfig(input_dim=(X.shape[1],), latent_dim=n_components,
                        reconstruction_loss="bce")
-    model = VAE(config, encoder=Encoder(), decoder=Decoder())
+    model = VAE(config, encoder=encoder, decoder=decoder)
     training = BaseTrainerConfig(
         output_dir=output_dir, num_epochs=epochs, per_device_train_batch_size=batch_size,
         learning_rate=lr, optimizer_cls="Adam", no_cuda=device.type != "cuda",
@@ -103,3 +115,63 @@ def fit_pythae(X, *, hidden_layer_sizes, n_components, batch_size, epochs, lr, d
                               training_config=training)
         trainer.train()
     return model
+
+
+def fit_pythae_on(X, module, *, batch_size, epochs, lr, device, output_dir):
+    """Train pythae's ``VAE`` on the very layers of a fitted skvae model.
+
+    ``module`` is a skvae ``VAEModule`` (``vae.module_``, MLP or convolutional) with a
+    diagonal posterior and a Bernoulli likelihood; pythae's encoder runs its encoder
+    layers and posterior map and returns the mean and log-variance, pythae's decoder
+    runs its decoder layers and logit map and returns probabilities (pythae's "bce"
+    loss takes probabilities). The two libraries then train the same network, so
+    their times differ only by what each does around it.
+
+    Parameters
+    ----------
+    X : torch.Tensor of shape (n_samples, n_features), float32
+    module : skvae._module.VAEModule
+        Copied; the copy is trained.
+    batch_size, epochs : int
+    lr : float
+    device : torch.device
+    output_dir : str
+
+    Returns
+    -------
+    model : pythae.models.VAE
+    """
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseEncoder
+
+    layers = copy.deepcopy(module).float()
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.layers = layers
+
+        def forward(self, x):
+            loc, raw_scale = self.layers.posterior.linear(self.layers._features(x, None)).chunk(
+                2, dim=-1)
+            # skvae's scale, softplus(raw) + floor, as the log-variance pythae expects
+            scale = torch.nn.functional.softplus(raw_scale) + MIN_POSTERIOR_SCALE
+            return ModelOutput(embedding=loc, log_covariance=2 * scale.log())
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.layers = layers
+
+        def forward(self, z):
+            # the decoder's layers called directly, as skvae's decode does, without
+            # building the Bernoulli distribution object pythae does not use
+            h = run_layers(self.layers.decoder, z)
+            if hasattr(self.layers, "conv_decoder"):
+                h = self.layers.conv_decoder(h)
+            logits = self.layers.likelihood.logits(h)
+            return ModelOutput(reconstruction=torch.sigmoid(logits))
+
+    return _train(X, Encoder(), Decoder(), n_components=module.n_components,
+                  batch_size=batch_size, epochs=epochs, lr=lr, device=device,
+                  output_dir=output_dir)

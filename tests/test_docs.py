@@ -87,3 +87,23 @@ def test_the_docs_say_what_is_reproducible_where():
     section = section[: section.index(".. _devices:")]
     assert "same machine with the same PyTorch build" in section
     assert "bit for bit" in section and "the same distribution, not the same numbers" in section
+
+
+#: Lines git writes into a file whose merge stopped on a conflict.
+CONFLICT_MARKER = re.compile(r"^(<{7} |={7}$|>{7} )", re.MULTILINE)
+
+
+def test_no_text_file_keeps_a_merge_conflict_marker():
+    # A heading underline of exactly seven '=' is valid reStructuredText, so .rst files
+    # are checked for the opening and closing markers only.
+    roots = ["skvae", "tests", "benchmarks", "docs", "examples", ".ci"]
+    files = [ROOT / "README.md", *(p for root in roots for p in (ROOT / root).rglob("*")
+                                   if p.suffix in {".py", ".md", ".rst", ".toml", ".txt"}
+                                   and "_build" not in p.parts and "generated" not in p.parts)]
+    found = []
+    for path in files:
+        for match in CONFLICT_MARKER.finditer(path.read_text(encoding="utf-8")):
+            if path.suffix == ".rst" and match.group(0) == "=" * 7:
+                continue
+            found.append(f"{path.relative_to(ROOT)}: {match.group(0)!r}")
+    assert not found, found
