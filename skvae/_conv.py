@@ -4,9 +4,10 @@ The estimators see scikit-learn rows: an image of shape ``(channels, height, wid
 arrives as ``channels * height * width`` columns, channel-major then row-major (as
 ``images.reshape(n, -1)`` lays them out). :class:`ConvVAEModule` reshapes the rows
 into images inside the module, so ``fit`` on an ``(n, 784)`` array works in a Pipeline
-next to PCA. Its decoder ends in a feature map at full resolution; every linear map of
-the likelihood's head becomes a map applied pixel by pixel (:class:`PixelLinear`), so
-any likelihood built of ``nn.Linear`` maps gives per-pixel parameters.
+next to PCA. Its decoder ends in a feature map at half the image's resolution; every
+linear map of the likelihood's head becomes a transposed convolution from that map to
+values per pixel (:class:`PixelTransposedConv`), so any likelihood built of
+``nn.Linear`` maps gives per-pixel parameters.
 """
 
 # License: BSD 3 clause
@@ -54,14 +55,17 @@ def _uniform_(tensor, bound, generator):
         tensor.uniform_(-bound, bound, generator=generator)
 
 
-def init_conv(layer, generator):
-    """PyTorch's default initialisation of a (transposed) convolution, from ``generator``."""
+def init_conv(layer, generator, bias=None):
+    """PyTorch's default initialisation of a (transposed) convolution, from ``generator``.
+
+    ``bias`` stands in for the layer's own bias when given (a bias per pixel).
+    """
     # As torch computes it: weight.shape[1] is the input channels of a Conv2d and the
     # output channels of a ConvTranspose2d.
     fan_in = layer.weight.shape[1] * layer.weight[0, 0].numel()
     bound = 1.0 / math.sqrt(fan_in)
     _uniform_(layer.weight, bound, generator)
-    _uniform_(layer.bias, bound, generator)
+    _uniform_(layer.bias if bias is None else bias, bound, generator)
 
 
 class ConvEncoder(nn.Module):
@@ -101,12 +105,16 @@ class ConvEncoder(nn.Module):
 
 
 class ConvDecoder(nn.Module):
-    """``Linear`` to the smallest feature map, then ``ConvTranspose2d`` layers up to the
-    image's height and width: rows -> flattened feature maps at full resolution.
+    """``Linear`` to the smallest feature map, then ``ConvTranspose2d`` layers up to half
+    the image's height and width: rows -> flattened feature maps of ``channels[0]``
+    channels, the shape of the encoder's first feature map.
 
-    The layers mirror a :class:`ConvEncoder` with the same ``channels``; each transposed
-    layer pads its output by a row or column where the encoder rounded an odd size
-    down, so the output has the image's height and width exactly.
+    The layers mirror a :class:`ConvEncoder` with the same ``channels`` except its first
+    layer, whose mirror, the transposed convolution from this map to the pixels, is
+    the likelihood's head (:class:`PixelTransposedConv`): that way no wide feature map
+    at full resolution is computed, which at 28x28 pixels made a training step about
+    twice as slow. Each transposed layer pads its output by a row or column where the
+    encoder rounded an odd size down, so the sizes match the encoder's exactly.
 
     Parameters
     ----------
@@ -123,14 +131,12 @@ class ConvDecoder(nn.Module):
         self.start = (channels[-1], heights[-1], widths[-1])
         self.linear = nn.Linear(n_inputs, math.prod(self.start))
         layers = []
-        outputs = [channels[0], *channels[:-1]]
-        for i in reversed(range(len(channels))):
-            padding = (heights[i] - STRIDE * heights[i + 1], widths[i] - STRIDE * widths[i + 1])
-            layers += [nn.ConvTranspose2d(channels[i], outputs[i], KERNEL, STRIDE, PADDING,
-                                          output_padding=padding), nn.ReLU()]
+        for i in reversed(range(1, len(channels))):
+            layers += [transposed_conv(channels[i], channels[i - 1], heights[i:i + 2],
+                                       widths[i:i + 2]), nn.ReLU()]
         self.layers = nn.Sequential(*layers)
         self.n_channels = channels[0]
-        self.n_outputs = channels[0] * heights[0] * widths[0]
+        self.n_outputs = channels[0] * heights[1] * widths[1]
 
     def init_from(self, generator):
         """Redraw every convolution's weights from ``generator`` (the Linear is redrawn
@@ -145,14 +151,37 @@ class ConvDecoder(nn.Module):
         return self.layers(maps).reshape(*lead, self.n_outputs)
 
 
-class PixelLinear(nn.Module):
-    """The same linear map of the ``n_channels`` features at every pixel (a 1x1
-    convolution), plus a bias per pixel and output.
+def transposed_conv(n_in, n_out, heights, widths, bias=True):
+    """The ``ConvTranspose2d`` undoing one strided layer of :class:`ConvEncoder`.
 
-    Stands in for a likelihood head's ``nn.Linear(n_channels, n_pixels * m)``: its
-    output, ``(..., n_pixels * m)``, holds ``m`` values per pixel, the pixel index
-    varying slowest, as the head's own reshapes expect. The bias per pixel lets
-    a pixel that is constant in the data (a digit's corner) be modelled as such.
+    Parameters
+    ----------
+    n_in, n_out : int
+        Channels.
+    heights, widths : sequence of int
+        ``(size before, size after)`` the encoder's layer; the output has the size
+        before, padded by a row or column where the encoder rounded an odd size down.
+    bias : bool, default=True
+
+    Returns
+    -------
+    layer : torch.nn.ConvTranspose2d
+    """
+    padding = (heights[0] - STRIDE * heights[1], widths[0] - STRIDE * widths[1])
+    return nn.ConvTranspose2d(n_in, n_out, KERNEL, STRIDE, PADDING, output_padding=padding,
+                              bias=bias)
+
+
+class PixelTransposedConv(nn.Module):
+    """The decoder's last transposed convolution, to ``m`` values per pixel, plus a bias
+    per pixel and output.
+
+    Stands in for a likelihood head's ``nn.Linear(n_channels, n_pixels * m)``: it takes
+    the :class:`ConvDecoder`'s feature map (``n_channels`` channels at half the image's
+    height and width) and maps it to the image's size, as the encoder's first layer
+    mirrored. Its output, ``(..., n_pixels * m)``, holds ``m`` values per pixel, the
+    pixel index varying slowest, as the head's own reshapes expect. The bias per pixel
+    lets a pixel that is constant in the data (a digit's corner) be modelled as such.
 
     Parameters
     ----------
@@ -167,29 +196,36 @@ class PixelLinear(nn.Module):
     def __init__(self, n_channels, image_shape, m):
         super().__init__()
         self.image_shape, self.m = tuple(image_shape), m
-        self.in_features = n_channels
+        heights = feature_map_sizes(image_shape[1], 1)
+        widths = feature_map_sizes(image_shape[2], 1)
+        self.in_shape = (n_channels, heights[1], widths[1])
+        self.in_features = math.prod(self.in_shape)
         self.out_features = math.prod(image_shape) * m
-        self.weight = nn.Parameter(torch.empty(image_shape[0], m, n_channels))
+        self.conv = transposed_conv(n_channels, image_shape[0] * m, heights, widths,
+                                    bias=False)
         self.bias = nn.Parameter(torch.empty(*image_shape, m))
 
     def init_from(self, generator):
-        """Draw the weights from ``generator`` as for a Linear with ``n_channels`` inputs."""
-        bound = 1.0 / math.sqrt(self.in_features)
-        _uniform_(self.weight, bound, generator)
-        _uniform_(self.bias, bound, generator)
+        """Draw the weights from ``generator`` as torch draws a transposed convolution's."""
+        init_conv(self.conv, generator, self.bias)
 
     def forward(self, h):
         lead = h.shape[:-1]
-        maps = h.reshape(*lead, self.in_features, *self.image_shape[1:])
-        out = torch.einsum("...khw,cmk->...chwm", maps, self.weight) + self.bias
+        out = self.conv(h.reshape(-1, *self.in_shape))
+        channels, height, width = self.image_shape
+        if self.m > 1:  # (n, c * m, h, w) -> (n, c, h, w, m): m varies fastest
+            out = out.reshape(-1, channels, self.m, height, width).permute(0, 1, 3, 4, 2)
+        out = out.reshape(-1, channels, height, width, self.m) + self.bias
         return out.reshape(*lead, self.out_features)
 
 
 def per_pixel_head(likelihood, n_channels, image_shape):
-    """``likelihood``'s head on a decoder feature map of ``n_channels`` channels.
+    """``likelihood``'s head on a decoder feature map of ``n_channels`` channels (at half
+    the image's height and width).
 
     The head is built for ``n_channels`` inputs, then each of its ``nn.Linear`` maps
-    from those inputs to ``m`` values per pixel is replaced by a :class:`PixelLinear`.
+    from those inputs to ``m`` values per pixel is replaced by a
+    :class:`PixelTransposedConv` from the decoder's half-resolution feature map.
 
     Parameters
     ----------
@@ -220,8 +256,8 @@ def per_pixel_head(likelihood, n_channels, image_shape):
                     f"{likelihood!r} maps the decoder to {child.out_features} values, not "
                     f"a multiple of the {n_features} pixels. Use network='mlp'."
                 )
-            setattr(parent, name, PixelLinear(n_channels, image_shape,
-                                              child.out_features // n_features))
+            setattr(parent, name, PixelTransposedConv(n_channels, image_shape,
+                                                      child.out_features // n_features))
             replaced += 1
     if not replaced:
         raise ValueError(f"network='conv' found no linear map in the head of {likelihood!r} "
@@ -234,8 +270,8 @@ class ConvVAEModule(VAEModule):
 
     The encoder is a :class:`ConvEncoder`, then the hidden layers (with the condition
     appended, for a CVAE); the decoder the hidden layers in reverse, then a
-    :class:`ConvDecoder` and the likelihood's head applied per pixel
-    (:func:`per_pixel_head`). Everything else (ELBO, importance weights, prior) is the
+    :class:`ConvDecoder` and the likelihood's head, whose maps are the last transposed
+    convolution (:func:`per_pixel_head`). Everything else (ELBO, importance weights, prior) is the
     VAEModule's.
 
     Parameters

@@ -19,7 +19,7 @@ from test_likelihoods import SPECS
 from torch.nn import functional as F
 
 from skvae import VAEGenerator, VAETransformer, load, save
-from skvae._conv import ConvDecoder, ConvEncoder, ConvVAEModule, PixelLinear
+from skvae._conv import ConvDecoder, ConvEncoder, ConvVAEModule, PixelTransposedConv
 from skvae.networks import NETWORKS, ConvNetwork, MLPNetwork, get_network
 from skvae.posteriors import POSTERIORS
 from skvae.priors import PRIORS
@@ -100,22 +100,36 @@ def test_conv_in_a_pipeline_next_to_pca():
 
 
 # ------------------------------------------------------------------ independent maths
-def test_pixel_linear_is_a_one_by_one_convolution_plus_a_bias_per_pixel():
-    layer = PixelLinear(3, (2, 4, 5), m=1)
+@pytest.mark.parametrize("shape", [(2, 4, 5), (1, 7, 9)])
+def test_pixel_head_is_a_transposed_convolution_plus_a_bias_per_pixel(shape):
+    layer = PixelTransposedConv(3, shape, m=1)
     layer.init_from(torch.Generator().manual_seed(0))
-    h = torch.randn(6, 3 * 4 * 5)
-    expected = F.conv2d(h.reshape(6, 3, 4, 5), layer.weight.reshape(2, 3, 1, 1)) \
-        + layer.bias[..., 0]
+    half = [(n + 2 - 4) // 2 + 1 for n in shape[1:]]  # the encoder's first layer's size
+    h = torch.randn(6, 3 * half[0] * half[1])
+    padding = tuple(n - 2 * k for n, k in zip(shape[1:], half))
+    expected = F.conv_transpose2d(h.reshape(6, 3, *half), layer.conv.weight, stride=2,
+                                  padding=1, output_padding=padding) + layer.bias[..., 0]
+    assert expected.shape[1:] == shape
     torch.testing.assert_close(layer(h), expected.reshape(6, -1))
 
 
-def test_pixel_linear_keeps_the_pixel_index_slowest():
-    layer = PixelLinear(1, (1, 2, 2), m=3)
+def test_pixel_head_keeps_the_pixel_index_slowest():
+    layer = PixelTransposedConv(1, (1, 2, 2), m=3)
     with torch.no_grad():
-        layer.weight.zero_()
+        layer.conv.weight.zero_()
         layer.bias.copy_(torch.arange(12.0).reshape(1, 2, 2, 3))
-    out = layer(torch.zeros(1, 4)).reshape(4, 3)
+    out = layer(torch.zeros(1, 1)).reshape(4, 3)
     torch.testing.assert_close(out, torch.arange(12.0).reshape(4, 3))
+
+
+def test_pixel_head_puts_each_of_m_values_at_its_own_pixel():
+    # One output channel per value: value j of pixel p is channel j's map at p.
+    layer = PixelTransposedConv(2, (1, 4, 4), m=2)
+    layer.init_from(torch.Generator().manual_seed(0))
+    h = torch.randn(3, 2 * 2 * 2)
+    maps = F.conv_transpose2d(h.reshape(3, 2, 2, 2), layer.conv.weight, stride=2, padding=1)
+    out = (layer(h) - layer.bias.reshape(-1)).reshape(3, 16, 2)
+    torch.testing.assert_close(out, maps.reshape(3, 2, 16).transpose(1, 2))
 
 
 @pytest.mark.parametrize("shape, channels", [((1, 28, 28), (4, 8)), ((3, 7, 9), (2, 3)),
@@ -125,8 +139,11 @@ def test_decoder_mirrors_the_encoder_to_the_exact_image_size(shape, channels):
     decoder = ConvDecoder(5, shape, channels)
     x = torch.randn(3, int(np.prod(shape)))
     assert encoder(x).shape == (3, encoder.n_outputs)
+    first = encoder.layers[0](x.reshape(3, *shape))  # the encoder's first feature map
     out = decoder(torch.randn(2, 3, 5))  # a leading draws axis is kept
-    assert out.shape == (2, 3, channels[0] * shape[1] * shape[2])
+    assert out.shape == (2, 3, first[0].numel())
+    head = PixelTransposedConv(channels[0], shape, m=1)
+    assert head(out).shape == (2, 3, int(np.prod(shape)))
 
 
 def test_each_row_is_decoded_alone():
