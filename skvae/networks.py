@@ -119,8 +119,8 @@ class ConvNetwork(Network):
 
     The encoder applies ``Conv2d`` layers of kernel 4 and stride 2 (each halves the
     height and width) with ReLUs, then the fully connected hidden layers; the decoder
-    mirrors it with ``ConvTranspose2d`` layers and gives the likelihood's parameters
-    pixel by pixel. Rows are images flattened channel-major (``images.reshape(n, -1)``).
+    mirrors it with ``ConvTranspose2d`` layers, the last of which gives the likelihood's
+    parameters pixel by pixel (plus a bias per pixel). Rows are images flattened channel-major (``images.reshape(n, -1)``).
 
     Parameters
     ----------
