@@ -23,7 +23,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _BaseVAE, constraints_without_network
 from ._estimator import AUTO_VALIDATION_ROWS
 from ._noise import draw_seed, score_noise
-from ._objectives import HeldOutEntriesObjective, importance_draws
+from ._objectives import HeldOutEntriesObjective
 from ._persistence import register_estimator
 from ._sampling import draw
 from ._sklearn_compat import Count, _check_feature_names_in, validate_data
@@ -39,14 +39,15 @@ def conditional_mean(module, x, noise):
     """Self-normalised importance-sampling estimate of E[x | x_obs], every entry.
 
     ``sum_k w_k E[x | z_k]`` with ``w_k`` the normalised importance weights of
-    :func:`importance_draws` (MIWAE's single imputation). Consistent as the number of
-    draws grows; with fixed ``noise`` the same row always gets the same estimate.
+    :meth:`~skvae._module.VAEModule.importance_draws` (MIWAE's single imputation).
+    Consistent as the number of draws grows; with fixed ``noise`` the same row always
+    gets the same estimate.
 
     Returns
     -------
     mean : torch.Tensor of shape (n, n_features)
     """
-    log_weights, _, decoded, _ = importance_draws(module, x, noise)
+    log_weights, _, decoded, _ = module.importance_draws(x, noise)
     weights = torch.softmax(log_weights, dim=0)
     return torch.einsum("kn,knd->nd", weights, decoded.mean)
 
@@ -65,7 +66,7 @@ def conditional_draw(module, x, n_draws, generator):
     n = x.shape[0]
     noise = torch.randn(n_draws, n, module.n_components, generator=generator,
                         device=x.device, dtype=x.dtype)
-    log_weights, z, _, _ = importance_draws(module, x, noise)
+    log_weights, z, _, _ = module.importance_draws(x, noise)
     picked = torch.multinomial(torch.softmax(log_weights.T, dim=-1), 1,
                                generator=generator)[:, 0]
     z = z[picked, torch.arange(n, device=x.device)]

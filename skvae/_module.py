@@ -215,10 +215,35 @@ class VAEModule(nn.Module):
         Their log-mean-exp over draws is the IWAE bound on log p(x), which tightens
         towards log p(x) as the number of draws grows.
         """
+        return self.importance_draws(x, noise, c)[0]
+
+    def importance_draws(self, x, noise, c=None):
+        """Log importance weights, latent draws and decoders of draws from q(z | x).
+
+        Parameters
+        ----------
+        x : torch.Tensor of shape (n, n_features)
+            Standardised rows; with a likelihood that leaves NaN entries out of
+            ``log_prob``, NaN where missing (q then conditions on the observed entries).
+        noise : torch.Tensor of shape (n_draws, n or 1, n_components)
+            Standard normal draws for the reparameterisation.
+        c : torch.Tensor of shape (n, n_conditions) or None, default=None
+
+        Returns
+        -------
+        log_weights : torch.Tensor of shape (n_draws, n)
+            ``log p(x | z_k) + log p(z_k) - log q(z_k | x)``.
+        z : torch.Tensor of shape (n_draws, n, n_components)
+        decoded : torch.distributions.Distribution
+            p(x | z_k), batch shape ``(n_draws, n)``.
+        q : torch.distributions.Distribution
+            The posterior q(z | x) the draws come from.
+        """
         q = self.encode(x, c)
         z = self.posterior.reparameterise(q, noise)
-        log_joint = self.decode(z, c).log_prob(x) + self.prior_distribution().log_prob(z)
-        return log_joint - q.log_prob(z)
+        decoded = self.decode(z, c)
+        log_weights = decoded.log_prob(x) + self.prior_distribution().log_prob(z) - q.log_prob(z)
+        return log_weights, z, decoded, q
 
 
 class M2Module(nn.Module):

@@ -503,40 +503,10 @@ class ImportanceWeightedObjective(ELBOObjective):
         x, c, w = rows_of(batch)
         noise = torch.randn(self.n_importance, x.shape[0], self.module.n_components,
                             generator=self.generator, device=x.device)
-        log_weights, _, _, q = importance_draws(self.module, x, noise, c)
+        log_weights, _, _, q = self.module.importance_draws(x, noise, c)
         self._track_activity(q)
         bound = torch.logsumexp(log_weights, dim=0) - np.log(self.n_importance)
         return -weighted_mean(bound, w)
-
-
-def importance_draws(module, x, noise, c=None):
-    """Log importance weights, latent draws and decoders of draws from q(z | x).
-
-    Parameters
-    ----------
-    module : skvae._module.VAEModule
-    x : torch.Tensor of shape (n, n_features)
-        Standardised rows; with a likelihood that leaves NaN entries out of
-        ``log_prob``, NaN where missing (q then conditions on the observed entries).
-    noise : torch.Tensor of shape (n_draws, n or 1, n_components)
-        Standard normal draws for the reparameterisation.
-    c : torch.Tensor of shape (n, n_conditions) or None, default=None
-
-    Returns
-    -------
-    log_weights : torch.Tensor of shape (n_draws, n)
-        ``log p(x | z_k) + log p(z_k) - log q(z_k | x)``.
-    z : torch.Tensor of shape (n_draws, n, n_components)
-    decoded : torch.distributions.Distribution
-        p(x | z_k), batch shape ``(n_draws, n)``.
-    q : torch.distributions.Distribution
-        The posterior q(z | x) the draws come from.
-    """
-    q = module.encode(x, c)
-    z = module.posterior.reparameterise(q, noise)
-    decoded = module.decode(z, c)
-    log_weights = decoded.log_prob(x) + module.prior_distribution().log_prob(z) - q.log_prob(z)
-    return log_weights, z, decoded, q
 
 
 #: Importance draws behind the held-out score of :class:`HeldOutEntriesObjective`.
@@ -568,7 +538,7 @@ class HeldOutEntriesObjective(ImportanceWeightedObjective):
             x, hidden = chunk[0], chunk[1]
             noise = score_noise(HELD_OUT_DRAWS, module.n_components, dtype, x.device)
             with torch.inference_mode():
-                log_weights, _, decoded, _ = importance_draws(module, x, noise)
+                log_weights, _, decoded, _ = module.importance_draws(x, noise)
                 joint = torch.logsumexp(log_weights + decoded.log_prob(hidden), dim=0)
                 score = (joint - torch.logsumexp(log_weights, dim=0)
                          + self.standardizer.log_jacobian_rows(hidden))
