@@ -3,6 +3,7 @@
 # License: BSD 3 clause
 
 from ._classifier import VAEClassifier
+from ._cvaegan import CVAEGAN
 from ._generator import VAEGenerator
 from ._hierarchical import HierarchicalVAETransformer
 from ._imputer import VAEImputer
@@ -14,6 +15,7 @@ from ._vq_transformer import VQVAETransformer
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
 
 __all__ = [
+    "CVAEGAN",
     "HierarchicalVAETransformer",
     "InconsistentVersionWarning",
     "NonFiniteLossError",

@@ -416,25 +416,48 @@ class VAEGANObjective(ELBOObjective):
         self.pixel_weight, self.feature_weight = pixel_weight, feature_weight
         self.adversarial_weight = adversarial_weight
         # beta1 = 0.5, the usual choice for GAN discriminators (Radford et al., 2016).
-        self.optimizer = torch.optim.Adam(self.module.discriminator.parameters(),
-                                          lr=learning_rate, betas=(0.5, 0.999))
+        self.optimizer = torch.optim.Adam(
+            [p for critic in self._critics() for p in critic.parameters()],
+            lr=learning_rate, betas=(0.5, 0.999))
+
+    def _critics(self):
+        """The networks this objective's own optimiser trains, and the loop's never does."""
+        return [self.module.discriminator]
 
     def _prior_samples(self, n, c):
         z = draw(self.module.prior_distribution(), self.generator, (n,)).detach()
         return self.module.decode(z, c).mean
 
-    def _discriminator_step(self, x, reconstructed, sampled, c, w):
+    def _critic_loss(self, x, reconstructed, sampled, c):
+        """Per-row GAN loss of the discriminator: real rows against generated ones."""
         discriminator = self.module.discriminator
         _, real = discriminator(x, c)
-        _, fake_r = discriminator(reconstructed.detach(), c)
-        _, fake_s = discriminator(sampled.detach(), c)
-        loss = weighted_mean(F.binary_cross_entropy_with_logits(real, torch.ones_like(real),
-                                                                reduction="none")
-                             + _fake_loss(fake_r) + _fake_loss(fake_s), w)
+        _, fake_r = discriminator(reconstructed, c)
+        _, fake_s = discriminator(sampled, c)
+        return (F.binary_cross_entropy_with_logits(real, torch.ones_like(real),
+                                                   reduction="none")
+                + _fake_loss(fake_r) + _fake_loss(fake_s))
+
+    def _discriminator_step(self, x, reconstructed, sampled, c, w):
+        loss = weighted_mean(self._critic_loss(x, reconstructed.detach(), sampled.detach(),
+                                               c), w)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
+
+    def _generator_loss(self, x, reconstructed, sampled, c):
+        """Per-row feature and adversarial terms of encoder and decoder (critics frozen)."""
+        discriminator = self.module.discriminator
+        real_features, _ = discriminator(x, c)
+        features, fake_r = discriminator(reconstructed, c)
+        _, fake_s = discriminator(sampled, c)
+        feature_term = 0.5 * (features - real_features.detach()).square().sum(-1)
+        adversarial = (F.binary_cross_entropy_with_logits(fake_r, torch.ones_like(fake_r),
+                                                          reduction="none")
+                       + F.binary_cross_entropy_with_logits(fake_s, torch.ones_like(fake_s),
+                                                            reduction="none"))
+        return self.feature_weight * feature_term + self.adversarial_weight * adversarial
 
     def loss(self, batch):
         x, c, w = rows_of(batch)
@@ -448,22 +471,53 @@ class VAEGANObjective(ELBOObjective):
         reconstructed = decoded.mean
         sampled = self._prior_samples(x.shape[0], c)
         self._discriminator_step(x, reconstructed, sampled, c, w)
-        with frozen(module.discriminator):
-            real_features, _ = module.discriminator(x, c)
-            features, fake_r = module.discriminator(reconstructed, c)
-            _, fake_s = module.discriminator(sampled, c)
-        feature_term = 0.5 * (features - real_features.detach()).square().sum(-1)
-        adversarial = (F.binary_cross_entropy_with_logits(fake_r, torch.ones_like(fake_r),
-                                                          reduction="none")
-                       + F.binary_cross_entropy_with_logits(fake_s, torch.ones_like(fake_s),
-                                                            reduction="none"))
+        with frozen(*self._critics()):
+            generator_loss = self._generator_loss(x, reconstructed, sampled, c)
         kl = weighted_mean(module.prior.kl(q, z, module._encode_unconditional), w)
         if self.free_bits:
             kl = torch.clamp(kl, min=self.free_bits * module.n_components)
         return (self.kl_weight * kl
-                + weighted_mean(self.feature_weight * feature_term
-                                + self.adversarial_weight * adversarial
-                                - self.pixel_weight * decoded.log_prob(x), w))
+                + weighted_mean(generator_loss - self.pixel_weight * decoded.log_prob(x), w))
+
+
+class CVAEGANObjective(VAEGANObjective):
+    """Bao et al.'s conditional VAE-GAN: the VAE-GAN's objective with a class term.
+
+    The condition ``c`` is the one-hot label. The module's
+    :class:`~skvae._discriminator.AuxiliaryClassifier`, trained by the objective's own
+    optimiser beside the discriminator, learns the label of real rows
+    (cross-entropy); encoder and decoder add ``classifier_weight`` times its
+    cross-entropy, at their conditioning labels, of their reconstructions and of
+    their samples from the prior, so that generated rows carry their label.
+
+    Parameters
+    ----------
+    *args, **kwargs
+        As :class:`VAEGANObjective`.
+    classifier_weight : float
+    """
+
+    def __init__(self, *args, classifier_weight, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.classifier_weight = classifier_weight
+
+    def _critics(self):
+        return [*super()._critics(), self.module.classifier]
+
+    def _critic_loss(self, x, reconstructed, sampled, c):
+        """The discriminator's GAN loss plus the classifier's cross-entropy on real rows."""
+        _, logits = self.module.classifier(x)
+        return (super()._critic_loss(x, reconstructed, sampled, c)
+                + F.cross_entropy(logits, c, reduction="none"))
+
+    def _generator_loss(self, x, reconstructed, sampled, c):
+        """The VAE-GAN's terms plus the class term of reconstructions and samples."""
+        _, logits_r = self.module.classifier(reconstructed)
+        _, logits_s = self.module.classifier(sampled)
+        class_term = (F.cross_entropy(logits_r, c, reduction="none")
+                      + F.cross_entropy(logits_s, c, reduction="none"))
+        return (super()._generator_loss(x, reconstructed, sampled, c)
+                + self.classifier_weight * class_term)
 
 
 def _fake_loss(logits):

@@ -1,13 +1,14 @@
-"""scikit-learn's own API checks over both estimators, with cheap settings."""
+"""scikit-learn's own API checks over the estimators, with cheap settings."""
 
 import pytest
 from sklearn.utils import estimator_checks as ec
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae import VAEGenerator, VAEImputer, VAETransformer
+from skvae import CVAEGAN, VAEGenerator, VAEImputer, VAETransformer
 
 CHEAP = dict(n_components=2, hidden_layer_sizes=(8,), max_iter=5, device="cpu")
-ESTIMATORS = [VAETransformer(**CHEAP), VAEGenerator(**CHEAP), VAEImputer(**CHEAP, n_samples=32)]
+ESTIMATORS = [VAETransformer(**CHEAP), VAEGenerator(**CHEAP), VAEImputer(**CHEAP, n_samples=32),
+              CVAEGAN(**CHEAP)]
 
 
 def expected_failed_checks(estimator):

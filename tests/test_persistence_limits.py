@@ -30,7 +30,16 @@ import pytest
 import torch
 
 import skvae
-from skvae import VAEGAN, VAEClassifier, VAEGenerator, VAETransformer, _persistence, load, save
+from skvae import (
+    CVAEGAN,
+    VAEGAN,
+    VAEClassifier,
+    VAEGenerator,
+    VAETransformer,
+    _persistence,
+    load,
+    save,
+)
 from skvae.networks import ConvNetwork
 
 pd = pytest.importorskip("pandas")
@@ -465,6 +474,7 @@ def _fitted_models():
         "VAEClassifier, string labels": (
             VAEClassifier(**FAST).fit(X, np.array(["p", "q", "r"])[y]), X, None),
         "VAEGAN": (VAEGAN(**FAST).fit(X), X, None),
+        "CVAEGAN": (CVAEGAN(**FAST).fit(X, y), X, y),
         "VAETransformer, conv network": (
             VAETransformer(**FAST, network=ConvNetwork(channels=(2,))).fit(X), X, None),
     }
@@ -479,7 +489,8 @@ MODELS = ["VAETransformer", "VAETransformer on a DataFrame, pandas output",
           "VAETransformer, early stopping, partial_fit", "VAEGenerator",
           "VAEGenerator on a table", "conditional VAEGenerator",
           "conditional VAEGenerator on a table", "VAEClassifier",
-          "VAEClassifier, string labels", "VAEGAN", "VAETransformer, conv network"]
+          "VAEClassifier, string labels", "VAEGAN", "CVAEGAN",
+          "VAETransformer, conv network"]
 
 
 def test_the_list_of_models_is_complete(fitted_models):
