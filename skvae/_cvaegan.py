@@ -140,7 +140,7 @@ class CVAEGAN(VAEGenerator):
         self.adversarial_weight = adversarial_weight
         self.classifier_weight = classifier_weight
 
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None):
         """Fit the conditional VAE-GAN to X with class labels y.
 
         Parameters
@@ -157,7 +157,7 @@ class CVAEGAN(VAEGenerator):
         """
         return super().fit(X, y, sample_weight=sample_weight)
 
-    def partial_fit(self, X, y, sample_weight=None):
+    def partial_fit(self, X, y=None, sample_weight=None):
         """Train for one epoch over X with class labels y (the first call fixes the
         classes and the standardisation).
 

@@ -4,6 +4,7 @@ two optimisers kept apart, persistence, conv networks and bad labels.
 scikit-learn's API checks run in tests/test_estimator_checks.py.
 """
 
+import copy
 import pickle
 import warnings
 
@@ -38,19 +39,25 @@ def labelled_images(n=90, seed=0):
     return out.reshape(n, -1), y
 
 
+@pytest.fixture(scope="module")
+def trained():
+    """A CVAEGAN trained long enough to use its labels, and its training rows."""
+    X, y = labelled_images()
+    return CVAEGAN(**{**CHEAP, "hidden_layer_sizes": (16,), "max_iter": 100}).fit(X, y), X, y
+
+
 def test_fit_requires_y_and_says_so():
     X, _ = labelled_images()
     assert get_tags(CVAEGAN()).target_tags.required
     with pytest.raises(ValueError, match="CVAEGAN requires y to be passed"):
         CVAEGAN(**CHEAP).fit(X)
     with pytest.raises(ValueError, match="requires y"):
-        CVAEGAN(**CHEAP).partial_fit(X, None)
+        CVAEGAN(**CHEAP).partial_fit(X)
 
 
-def test_samples_are_assigned_their_label_by_a_classifier_of_real_rows():
-    X, y = labelled_images()
+def test_samples_are_assigned_their_label_by_a_classifier_of_real_rows(trained):
+    gan, X, y = trained
     judge = LogisticRegression().fit(X, y)
-    gan = CVAEGAN(**{**CHEAP, "hidden_layer_sizes": (16,), "max_iter": 40}).fit(X, y)
     wanted = np.repeat([0, 1, 2], 30)
     rows, labels = gan.sample(90, y=wanted, random_state=0)
     np.testing.assert_array_equal(labels, wanted)
@@ -60,9 +67,8 @@ def test_samples_are_assigned_their_label_by_a_classifier_of_real_rows():
     assert np.mean(judge.predict(gan.inverse_transform(z, y=wanted)) == wanted) > 0.8
 
 
-def test_the_right_label_scores_higher_than_a_wrong_one():
-    X, y = labelled_images()
-    gan = CVAEGAN(**{**CHEAP, "hidden_layer_sizes": (16,), "max_iter": 40}).fit(X, y)
+def test_the_right_label_scores_higher_than_a_wrong_one(trained):
+    gan, X, y = trained
     right = gan.score_samples(X, y)
     wrong = gan.score_samples(X, (y + 1) % 3)
     assert right.mean() > wrong.mean() + 1.0
@@ -72,9 +78,8 @@ def test_the_right_label_scores_higher_than_a_wrong_one():
     assert np.all(marginal >= right + np.log(gan.class_prior_[y]) - 1e-9)
 
 
-def test_the_auxiliary_classifier_learns_the_labels_of_real_rows():
-    X, y = labelled_images()
-    gan = CVAEGAN(**{**CHEAP, "hidden_layer_sizes": (16,), "max_iter": 40}).fit(X, y)
+def test_the_auxiliary_classifier_learns_the_labels_of_real_rows(trained):
+    gan, X, y = trained
     x = gan._standardizer.to_tensor(X, torch.float32, "cpu")
     with torch.no_grad():
         _, logits = gan.module_.classifier(x)
@@ -106,11 +111,11 @@ def test_the_loss_trains_encoder_and_decoder_never_the_critics():
         assert p.requires_grad
 
 
-def test_the_class_term_is_the_classifier_cross_entropy_at_the_condition():
-    X, y = labelled_images()
-    gan = CVAEGAN(**{**CHEAP, "hidden_layer_sizes": (16,), "max_iter": 40}).fit(X, y)
+def test_the_class_term_is_the_classifier_cross_entropy_at_the_condition(trained):
+    gan, X, y = trained
     with_term = _objective(gan, X, y)
-    without = _objective(gan.set_params(classifier_weight=0.0), X, y)
+    # A shallow copy shares the fitted module; only the weight of the class term differs.
+    without = _objective(copy.copy(gan).set_params(classifier_weight=0.0), X, y)
     x, c = with_term.data[0], with_term.data[1]
     with torch.no_grad():
         _, logits = gan.module_.classifier(x)
@@ -134,13 +139,13 @@ def test_save_load_and_pickle_round_trip(params, module_class, tmp_path):
     gan = CVAEGAN(**params).fit(X, y)
     assert type(gan.module_) is module_class
     save(gan, tmp_path / "gan.skvae")
-    for copy in (load(tmp_path / "gan.skvae"), pickle.loads(pickle.dumps(gan))):
-        assert type(copy) is CVAEGAN and type(copy.module_) is module_class
-        assert copy.get_params() == gan.get_params()
-        np.testing.assert_array_equal(copy.classes_, gan.classes_)
-        np.testing.assert_array_equal(copy.transform(X, y), gan.transform(X, y))
-        np.testing.assert_array_equal(copy.score_samples(X, y), gan.score_samples(X, y))
-        for a, b in zip(copy.sample(6, y=[2, 0, 1, 1, 0, 2], random_state=1),
+    for restored in (load(tmp_path / "gan.skvae"), pickle.loads(pickle.dumps(gan))):
+        assert type(restored) is CVAEGAN and type(restored.module_) is module_class
+        assert restored.get_params() == gan.get_params()
+        np.testing.assert_array_equal(restored.classes_, gan.classes_)
+        np.testing.assert_array_equal(restored.transform(X, y), gan.transform(X, y))
+        np.testing.assert_array_equal(restored.score_samples(X, y), gan.score_samples(X, y))
+        for a, b in zip(restored.sample(6, y=[2, 0, 1, 1, 0, 2], random_state=1),
                         gan.sample(6, y=[2, 0, 1, 1, 0, 2], random_state=1)):
             np.testing.assert_array_equal(a, b)
 
