@@ -60,11 +60,16 @@ class CVAEGAN(VAEGenerator):
         :class:`VAEGAN`).
     adversarial_weight : float, default=1.0
         Weight of the generator's GAN loss on reconstructions and samples.
-    classifier_weight : float, default=1.0
+    classifier_weight : float, default=10.0
         Weight of the auxiliary classifier's cross-entropy of reconstructions and
-        samples at their labels. On 8x8 digits (``benchmarks/cvaegan.py``) it raised
-        the share of samples a separate classifier assigns to their label; 0 leaves a
-        conditional VAE-GAN without the class term.
+        samples at their labels; 0 leaves a conditional VAE-GAN without the class
+        term. Measured with ``benchmarks/cvaegan.py`` (3 seeds): on 28x28 digits with
+        a conv network and 10 epochs, the share of samples a separate classifier
+        assigns to their label was 0.41 at weight 0 (0.44 for a conditional VAE), 0.59
+        at 1, 0.80 at 3 and 0.94 at 10, the held-out ELBO 4 nats lower at 10 than at 0
+        (of 584). On 8x8 digits (MLP, 60 epochs), where every model is above 0.96,
+        weight 30 cost 4 nats of ELBO and its samples' Frechet distance rose to the
+        conditional VAE's; 10 cost 1.7 nats.
     hidden_layer_sizes : tuple of int, default=(128, 128)
         Encoder widths (the decoder mirrors them); discriminator and classifier use
         them too.
@@ -120,7 +125,7 @@ class CVAEGAN(VAEGenerator):
     }
 
     def __init__(self, n_components=2, *, pixel_weight=1.0, feature_weight=0.01,
-                 adversarial_weight=1.0, classifier_weight=1.0, hidden_layer_sizes=(128, 128),
+                 adversarial_weight=1.0, classifier_weight=10.0, hidden_layer_sizes=(128, 128),
                  likelihood="gaussian", prior="normal", posterior="diagonal", beta=1.0,
                  kl_warmup=0, free_bits=0.0, batch_size="auto", learning_rate="adaptive",
                  learning_rate_init=1e-3, max_iter=1000, tol=1e-4, n_iter_no_change=40,

@@ -71,7 +71,8 @@ def test_the_right_label_scores_higher_than_a_wrong_one(trained):
     gan, X, y = trained
     right = gan.score_samples(X, y)
     wrong = gan.score_samples(X, (y + 1) % 3)
-    assert right.mean() > wrong.mean() + 1.0
+    # Fitted with labels that carry no information, the gap stays under 2 nats.
+    assert right.mean() > wrong.mean() + 5.0
     assert gan.score(X, y) == pytest.approx(right.mean())
     # Without y: log sum_k p(k) exp(ELBO(x | k)), at least the true label's term.
     marginal = gan.score_samples(X)
@@ -122,8 +123,9 @@ def test_the_class_term_is_the_classifier_cross_entropy_at_the_condition(trained
         for condition in (c, torch.roll(c, 1, dims=1)):
             term = (with_term._generator_loss(x, x, x, condition)
                     - without._generator_loss(x, x, x, condition))
-            # Reconstructions and samples are both x here: twice its cross-entropy.
-            expected = 2 * torch.nn.functional.cross_entropy(
+            # Reconstructions and samples are both x here: twice its weighted
+            # cross-entropy.
+            expected = 2 * gan.classifier_weight * torch.nn.functional.cross_entropy(
                 logits, condition.argmax(-1), reduction="none")
             torch.testing.assert_close(term, expected)
         right = with_term._generator_loss(x, x, x, c) - without._generator_loss(x, x, x, c)
