@@ -74,7 +74,10 @@ class CVAEGAN(VAEGenerator):
         Encoder widths (the decoder mirrors them); discriminator and classifier use
         them too.
     likelihood : str, dict or Likelihood, default="gaussian"
-        As :class:`VAEGenerator` ("gaussian" as for :class:`VAEGAN`).
+        As :class:`VAEGenerator` ("gaussian" as for :class:`VAEGAN`). A DataFrame is
+        taken as by :class:`VAEGenerator` (a likelihood per column), but discriminator
+        and classifier then judge decoder means (category probabilities, count
+        rates), not values: the GAN terms are meant for numeric rows such as images.
     **others
         As :class:`VAEGenerator`: prior, posterior, beta, kl_warmup, free_bits,
         batch_size, learning_rate, learning_rate_init (of both optimisers), max_iter,
