@@ -190,6 +190,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         **_Estimator._parameter_constraints,
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "enumerate_labels": [StrOptions({"all"}), Count(1)],
+        "learning_rate": [StrOptions({"adaptive", "constant"})],
     }
 
     _module_class = M2Module
@@ -208,6 +209,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         beta=1.0,
         enumerate_labels=2,
         batch_size="auto",
+        learning_rate="constant",
         learning_rate_init=1e-3,
         max_iter=200,
         tol=1e-4,
@@ -228,6 +230,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.beta = beta
         self.enumerate_labels = enumerate_labels
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol
