@@ -12,7 +12,6 @@ labels, the module's config, the objective and the class-probability outputs.
 from numbers import Real
 
 import numpy as np
-import torch
 from sklearn.base import ClassifierMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import _safe_indexing
@@ -363,20 +362,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
             n_labels=None if self.enumerate_labels == "all" else self.enumerate_labels)
 
     def _order_split(self, train_rows, val_rows, codes):
-        """Rows in their original order; labeled rows train, unless unlabeled rows abound.
-
-        When the unlabeled rows number at least twice the validation set, the held-out
-        rows are unlabeled ones (in the order of the random draw) and every label trains
-        the classifier: a random split of 50 labeled digits would hold out about 5 of
-        them. Otherwise the split is the random one; the training rows must then still
-        hold a labeled row.
-        """
-        n_val = val_rows.shape[0]
-        order = torch.cat([val_rows, train_rows])
-        unlabeled = torch.from_numpy(codes[order.numpy()] < 0)
-        if int(unlabeled.sum()) >= 2 * n_val:
-            val_rows = order[unlabeled][:n_val]
-            train_rows = torch.cat([order[~unlabeled], order[unlabeled][n_val:]])
+        """Rows in their original order; the training rows must hold a labeled row."""
         if val_rows.shape[0] < 2 or not np.any(codes[train_rows.numpy()] >= 0):
             raise ValueError(
                 f"The validation set of {val_rows.shape[0]} rows is too small, or leaves "

@@ -400,7 +400,6 @@ class _Estimator(BaseEstimator):
             )
         order = torch.from_numpy(self._rng.permutation(X.shape[0]))
         train_rows, val_rows = self._order_split(order[n_val:], order[:n_val], targets)
-        n_val = val_rows.shape[0]  # a family may move rows between the two sets
         # Validation rows then training rows, gathered into one tensor whose two parts
         # are views: no second copy of the data.
         rows = torch.cat([val_rows, train_rows])
