@@ -54,6 +54,8 @@ CANDIDATES = {
                 early_stopping=False),
     "adaptive10": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
                        n_iter_no_change=10, early_stopping=False),
+    "adaptive5": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
+                      n_iter_no_change=5, early_stopping=False),
     "adaptive20": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
                        n_iter_no_change=20, early_stopping=False),
     "constant20": dict(max_iter=1000, learning_rate="constant", tol=1e-4,
