@@ -138,8 +138,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         when their objective stops improving, and keep the best epoch's weights; "auto"
         does so when that makes at least 10 rows. Off by default: held-out labels are
         lost to the classifier, and on load_digits with 50 labels stopping on the
-        held-out objective ended 0.9 to 2.4 points below 200 constant epochs (and
-        0.56 points below when only unlabeled rows were held out).
+        held-out objective ended 0.9 to 2.4 points below 200 constant epochs.
     validation_fraction : float, default=0.1
         Share of rows held out for early stopping.
     device : str or torch.device, default="auto"
