@@ -8,19 +8,13 @@ parameters (``max_iter``, ``learning_rate``, ``tol``, ``n_iter_no_change``,
 VAEClassifier of the semi-supervised tables (16 latents, ``alpha=1000``), ``default``
 the constructor's defaults.
 
-Two modes:
-
-- the default fits every candidate with ``fit`` and prints, per label count, the mean
-  (std) test accuracy, its difference from the first candidate in points, the epochs
-  run, how many fits raised a ConvergenceWarning and the mean fit time;
-- ``--curves EPOCHS`` trains one model per draw epoch by epoch (``partial_fit``, a
-  constant learning rate), records the training loss and the test accuracy after
-  every epoch, and replays the training-loss plateau rule of the training loop (``tol``,
-  ``n_iter_no_change``, ``max_iter``) on those curves: where each rule would stop, and
-  the accuracy there against the accuracy at epoch 200.
+Every candidate is fitted with ``fit`` on every draw; the script prints, per label count,
+the mean (std) test accuracy, its difference from the first candidate in points, the
+epochs run, how many fits raised a ConvergenceWarning and the mean fit time. Results:
+``benchmarks/vaeclassifier_stopping.md``.
 
 Run with ``python -m benchmarks.vaeclassifier_stopping [--labels 50,100,all]
-[--seeds 100-104] [--base m2] [--candidates old,adaptive10]`` or ``... --curves 500``.
+[--seeds 100-104] [--base m2] [--candidates old,adaptive5]``.
 """
 
 # License: BSD 3 clause
@@ -56,20 +50,9 @@ CANDIDATES = {
                        n_iter_no_change=10, early_stopping=False),
     "adaptive5": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
                       n_iter_no_change=5, early_stopping=False),
-    "adaptive20": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
-                       n_iter_no_change=20, early_stopping=False),
-    "constant20": dict(max_iter=1000, learning_rate="constant", tol=1e-4,
-                       n_iter_no_change=20, early_stopping=False),
     "adaptive10_tol1e-2": dict(max_iter=1000, learning_rate="adaptive", tol=1e-2,
                                n_iter_no_change=10, early_stopping=False),
-    "early_auto": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
-                       n_iter_no_change=40, early_stopping="auto"),
-    "early_auto20": dict(max_iter=1000, learning_rate="adaptive", tol=1e-4,
-                         n_iter_no_change=20, early_stopping="auto"),
 }
-
-#: Training-loss plateau rules replayed on the curves: (tol, n_iter_no_change).
-RULES = [(tol, patience) for tol in (1e-4, 1e-3, 1e-2) for patience in (10, 20, 40)]
 
 
 def draw(seed, labels):
@@ -121,76 +104,18 @@ def compare(args, base):
                   f"{seconds.mean():.1f} |")
 
 
-def plateau_stop(losses, tol, n_iter_no_change, max_iter):
-    """Epochs the training loop's training-loss rule runs on ``losses``, and whether it
-    stopped before ``max_iter`` (the replay of ``skvae._training._Monitor``)."""
-    best, no_improvement = np.inf, 0
-    for epoch, loss in enumerate(losses[:max_iter]):
-        no_improvement = no_improvement + 1 if loss > best - tol else 0
-        best = min(best, loss)
-        if no_improvement > n_iter_no_change:
-            return epoch + 1, True
-    return min(len(losses), max_iter), False
-
-
-def curve(params, X, y, X_test, y_test, epochs):
-    """Training loss and test accuracy after each of ``epochs`` constant-rate epochs."""
-    clf = VAEClassifier(**params)
-    classes = np.unique(y[y != -1])
-    accuracy = []
-    for _ in range(epochs):
-        clf.partial_fit(X, y, classes=classes)
-        accuracy.append(float(np.mean(clf.predict(X_test) == y_test)))
-    return np.array(clf.loss_curve_), np.array(accuracy)
-
-
-def curves(args, base):
-    """Accuracy along the curves, and where each plateau rule would stop."""
-    marks = [m for m in (50, 100, 200, 300, 400, 600, 800, 1000) if m <= args.curves]
-    for labels in args.labels.split(","):
-        stops = {rule: [] for rule in RULES}
-        at_marks = []
-        for seed in _seeds(args.seeds):
-            params = {**base, "learning_rate": "constant", "device": "cpu",
-                      "random_state": seed}
-            losses, accuracy = curve(params, *draw(seed, labels), args.curves)
-            at_marks.append([accuracy[m - 1] for m in marks])
-            print(f"{labels} labels, seed {seed}: accuracy at epochs {marks}: "
-                  f"{np.round(at_marks[-1], 4).tolist()}; loss at them: "
-                  f"{np.round(losses[np.array(marks) - 1], 3).tolist()}", flush=True)
-            for rule in RULES:
-                n, stopped = plateau_stop(losses, *rule, args.curves)
-                stops[rule].append((n, stopped, accuracy[n - 1] - accuracy[199]))
-        print(f"\n{labels} labels, seeds {args.seeds}, base {args.base}: mean accuracy at "
-              f"epochs {marks}: {np.round(np.mean(at_marks, axis=0), 4).tolist()}\n")
-        print("| tol | n_iter_no_change | stops at (epochs) | stopped | acc - acc at 200 |")
-        print("|---|---|---|---|---|")
-        for (tol, patience), runs in stops.items():
-            n, stopped, gain = (np.array(c) for c in zip(*runs))
-            print(f"| {tol:g} | {patience} | {n.mean():.0f} ({n.min()}-{n.max()}) | "
-                  f"{int(stopped.sum())}/{len(runs)} | {100 * gain.mean():+.2f} |")
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--labels", default="50,100",
                         help='label counts, comma-separated (multiples of 10, or "all")')
     parser.add_argument("--seeds", default="100-104", help='e.g. "100-104" or "0,1"')
     parser.add_argument("--base", choices=sorted(BASES), default="m2")
-    parser.add_argument("--candidates", default="old,adaptive10",
+    parser.add_argument("--candidates", default="old,adaptive5",
                         help=f"comma-separated, from {', '.join(CANDIDATES)}")
-    parser.add_argument("--curves", type=int, default=0,
-                        help="epochs of the per-epoch curves (0: compare candidates)")
     parser.add_argument("--threads", type=int, default=1)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    base = BASES[args.base]
-    if args.curves:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)
-            curves(args, base)
-    else:
-        compare(args, base)
+    compare(args, BASES[args.base])
 
 
 if __name__ == "__main__":
