@@ -130,9 +130,9 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         stops by itself, while after 200 epochs at a constant rate (the rule before)
         the training loss is still falling. On load_digits with 50 and 100 labels it
         was as accurate as those 200 epochs (-0.13 and +0.13 points over 5 label
-        draws each) after 389 and 376 epochs, about twice the time; plateaus of 10
-        epochs were as accurate (+0.09 at 50 labels) but ran 809 epochs
-        (``benchmarks/vaeclassifier_stopping.md``).
+        draws each; +0.09 and -0.04 on 5 other draws) after 389 and 376 epochs, about
+        twice the time; plateaus of 10 epochs were as accurate (+0.09 at 50 labels)
+        but ran 809 epochs (``benchmarks/vaeclassifier_stopping.md``).
     early_stopping : bool or "auto", default=False
         Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop
         when their objective stops improving, and keep the best epoch's weights; "auto"
