@@ -108,19 +108,37 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         Unlabeled rows per minibatch ("auto" as in :class:`VAETransformer`); each step
         also draws ``min(batch_size, n_labeled)`` labeled rows with replacement. Without
         unlabeled rows, minibatches of labeled rows.
+    learning_rate : {"adaptive", "constant"}, default="adaptive"
+        Adam's step-size schedule, as in :class:`VAETransformer`. "adaptive" keeps
+        ``learning_rate_init`` until the training loss (with ``early_stopping``, the
+        validation score) has not improved by ``tol`` for ``n_iter_no_change`` epochs;
+        then the weights of the best epoch are restored and the learning rate is
+        divided by 5, twice, and the third such plateau stops training. "constant"
+        stops at the first plateau.
     learning_rate_init : float, default=1e-3
-        Adam's learning rate.
-    max_iter : int, default=200
+        Adam's initial learning rate.
+    max_iter : int, default=1000
         Maximum number of epochs (passes over the unlabeled rows, or the labeled rows
-        when there are no unlabeled ones).
+        when there are no unlabeled ones); training normally stops before
+        (``converged_``).
     tol : float, default=1e-4
         Improvement of the training loss (or with ``early_stopping`` of the validation
         score) that counts as progress.
-    n_iter_no_change : int, default=10
-        Epochs without ``tol`` improvement before training stops.
-    early_stopping : bool, default=False
+    n_iter_no_change : int, default=5
+        Epochs without ``tol`` improvement that make a plateau. The default rule (the
+        adaptive rate, plateaus of 5 epochs of the training loss, no rows held out)
+        stops by itself, while after 200 epochs at a constant rate (the rule before)
+        the training loss is still falling. On load_digits with 50 and 100 labels it
+        was as accurate as those 200 epochs (-0.13 and +0.13 points over 5 label
+        draws each; +0.09 and -0.04 on 5 other draws) after 389 and 376 epochs, about
+        twice the time; plateaus of 10 epochs were as accurate (+0.09 at 50 labels)
+        but ran 809 epochs (``benchmarks/vaeclassifier_stopping.md``).
+    early_stopping : bool or "auto", default=False
         Hold out ``validation_fraction`` of the rows (labeled and unlabeled alike), stop
-        when their objective stops improving, and keep the best epoch's weights.
+        when their objective stops improving, and keep the best epoch's weights; "auto"
+        does so when that makes at least 10 rows. Off by default: held-out labels are
+        lost to the classifier, and on load_digits with 50 labels stopping on the
+        held-out objective ended 0.9 to 2.4 points below 200 constant epochs.
     validation_fraction : float, default=0.1
         Share of rows held out for early stopping.
     device : str or torch.device, default="auto"
@@ -190,6 +208,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         **_Estimator._parameter_constraints,
         "alpha": [StrOptions({"auto"}), Interval(Real, 0, None, closed="left")],
         "enumerate_labels": [StrOptions({"all"}), Count(1)],
+        "learning_rate": [StrOptions({"adaptive", "constant"})],
     }
 
     _module_class = M2Module
@@ -208,10 +227,11 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         beta=1.0,
         enumerate_labels=2,
         batch_size="auto",
+        learning_rate="adaptive",
         learning_rate_init=1e-3,
-        max_iter=200,
+        max_iter=1000,
         tol=1e-4,
-        n_iter_no_change=10,
+        n_iter_no_change=5,
         early_stopping=False,
         validation_fraction=0.1,
         device="auto",
@@ -228,6 +248,7 @@ class VAEClassifier(ClassNamePrefixFeaturesOutMixin, ClassifierMixin, Transforme
         self.beta = beta
         self.enumerate_labels = enumerate_labels
         self.batch_size = batch_size
+        self.learning_rate = learning_rate
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.tol = tol

@@ -1,10 +1,13 @@
 """VAEClassifier: scikit-learn's API checks and the semi-supervised properties."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
 import torch
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from skvae._classifier import VAEClassifier
@@ -149,6 +152,44 @@ def test_unlabeled_rows_improve_accuracy():
     steps = 30 * int(np.ceil((len(y) - len(labeled)) / 32))
     supervised = VAEClassifier(**{**common, "max_iter": steps}).fit(X[labeled], y[labeled])
     assert semi.score(X, y) > supervised.score(X, y) + 0.2
+
+
+#: Rows of load_digits the default fit is checked on (small, so the test stays fast).
+N_DIGITS = 200
+
+
+@pytest.fixture(scope="module")
+def default_fit_on_digits():
+    """A default fit on a few digits, 3 labeled per class, and the warnings it raised."""
+    X, y = load_digits(return_X_y=True)
+    X, y = X[:N_DIGITS] / 16.0, y[:N_DIGITS]
+    y_semi = np.full_like(y, -1)
+    for c in range(10):
+        y_semi[np.flatnonzero(y == c)[:3]] = c
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = VAEClassifier(random_state=0, device="cpu").fit(X, y_semi)
+    return clf, [w for w in caught if issubclass(w.category, ConvergenceWarning)]
+
+
+def test_default_fit_stops_by_itself_without_convergence_warning(default_fit_on_digits):
+    clf, convergence_warnings = default_fit_on_digits
+    assert not convergence_warnings
+    assert clf.converged_ and clf.n_iter_ < clf.max_iter
+
+
+def test_default_adaptive_rate_ends_divided_by_5_twice(default_fit_on_digits):
+    clf, _ = default_fit_on_digits
+    final = clf._optimizer_state["param_groups"][0]["lr"]
+    assert final == pytest.approx(clf.learning_rate_init * 0.2**2)
+
+
+def test_constant_rate_stops_at_the_first_plateau(semi):
+    X, _, y_semi = semi
+    clf = VAEClassifier(**{**FAST, "max_iter": 1000, "learning_rate": "constant"}).fit(
+        X, y_semi)
+    assert clf.converged_
+    assert clf._optimizer_state["param_groups"][0]["lr"] == clf.learning_rate_init
 
 
 def test_partial_fit_takes_an_all_unlabeled_batch_once_classes_are_known(semi):
