@@ -11,7 +11,7 @@ the constructor's defaults.
 Every candidate is fitted with ``fit`` on every draw; the script prints, per label count,
 the mean (std) test accuracy, its difference from the first candidate in points, the
 epochs run, how many fits raised a ConvergenceWarning and the mean fit time. Results:
-``benchmarks/vaeclassifier_stopping.md``.
+``benchmarks/RESULTS.md``.
 
 Run with ``python -m benchmarks.vaeclassifier_stopping [--labels 50,100,all]
 [--seeds 100-104] [--base m2] [--candidates old,adaptive5]``.

@@ -446,6 +446,21 @@ class _Estimator(BaseEstimator):
         elif not (incremental or result.converged or result.interrupted):
             warnings.warn(self._convergence_advice(), ConvergenceWarning)
 
+    #: Whether the ConvergenceWarning may suggest early stopping (a family where it
+    #: measured worse than a longer fit says so by setting this to False).
+    _early_stopping_helps = True
+
+    def _stopping_hints(self):
+        """The ways besides a larger ``max_iter`` to make the fit stop by itself."""
+        hints = []
+        if getattr(self, "learning_rate", None) == "constant":
+            hints.append("set learning_rate='adaptive' (each plateau lowers the rate until "
+                         "the loss settles)")
+        if self._early_stopping_helps:
+            hints.append("set early_stopping='auto' to stop when held-out rows stop "
+                         "improving (keeping the best epoch's weights)")
+        return "".join(f", or {hint}" for hint in hints)
+
     def _convergence_advice(self):
         """The ConvergenceWarning's message: what stopped, and what to change."""
         if self._validating:
@@ -459,8 +474,7 @@ class _Estimator(BaseEstimator):
         else:
             advice = (f"The training loss was still falling by more than tol={self.tol:g} "
                       f"within n_iter_no_change={self.n_iter_no_change} epochs: raise "
-                      "max_iter, or set early_stopping='auto' to stop when held-out rows "
-                      "stop improving (keeping the best epoch's weights).")
+                      f"max_iter{self._stopping_hints()}.")
         return (f"Stochastic optimizer: maximum iterations ({self.max_iter}) reached and "
                 f"the optimization hasn't converged yet. {advice}")
 

@@ -10,7 +10,7 @@ from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skvae._classifier import VAEClassifier
+from skvae import VAEClassifier
 
 # A high learning rate so that five epochs reach the accuracy sklearn's checks ask for.
 CHEAP = dict(n_components=2, hidden_layer_sizes=(16,), max_iter=5, learning_rate_init=1e-2,
@@ -256,3 +256,24 @@ def test_top_labels_bound_is_the_truncated_posterior_elbo(n_labels):
             expected = (q_top * (elbos - q_top.log())).sum()
             torch.testing.assert_close(bound[i], expected)
 
+
+
+def test_convergence_warning_suggests_what_helps_this_model():
+    # Early stopping measured worse for the classifier than a longer fit, so its
+    # warning suggests the adaptive rate instead; a VAE's suggests both.
+    from skvae import VAETransformer
+
+    rng = np.random.RandomState(0)
+    X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+    clf = VAEClassifier(hidden_layer_sizes=(4,), max_iter=2, learning_rate="constant",
+                        random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        clf.fit(X, y)
+    message = str(record[0].message)
+    assert "learning_rate='adaptive'" in message and "early_stopping" not in message
+    vae = VAETransformer(hidden_layer_sizes=(4,), max_iter=2, learning_rate="constant",
+                         early_stopping=False, random_state=0)
+    with pytest.warns(ConvergenceWarning) as record:
+        vae.fit(X)
+    message = str(record[0].message)
+    assert "learning_rate='adaptive'" in message and "early_stopping='auto'" in message
