@@ -298,21 +298,6 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
 
         return self._map_rows(X, score, 1, np.float64, n_draws, C, state=state)[:, 0]
 
-    def score(self, X, y=None):
-        """Mean ELBO per sample, in nats; comparable with ``PCA.score``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))
-
     def log_likelihood(self, X, n_samples=1000):
         """Importance-sampled (IWAE) estimate of log p(x) per row, in nats.
 

@@ -479,6 +479,24 @@ class _Estimator(BaseEstimator):
                 f"the optimization hasn't converged yet. {advice}")
 
     # ---------------------------------------------------------------- inference
+    def score(self, X, y=None):
+        """Mean of :meth:`score_samples`, in nats per sample.
+
+        For the VAEs the mean ELBO, comparable with ``PCA.score``; each estimator's
+        ``score_samples`` says what its value bounds.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        score : float
+        """
+        return float(np.mean(self.score_samples(X)))
+
     def _validate_X(self, X):
         if "module_" not in self.__dict__:  # check_is_fitted costs ~30 us per call
             check_is_fitted(self)

@@ -354,21 +354,6 @@ class VQVAETransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estim
                                 np.float64)[:, 0]
         return check_result(scores, type(self).__name__, "score_samples", X, X.dtype)
 
-    def score(self, X, y=None):
-        """Mean of :meth:`score_samples`, in nats per sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        return float(np.mean(self.score_samples(X)))
-
     def sample_codes(self, n_samples=1, random_state=None):
         """Code rows drawn from the learned prior.
 
