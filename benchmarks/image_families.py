@@ -89,25 +89,19 @@ def measure(model, X_train, X_test, space, seed):
     fit_time = time.perf_counter() - start
     means = prior_means(model, N_SAMPLES, seed)
     precision, recall = space.precision_recall(X_test, means)
-    if model.likelihood == "bernoulli":
-        # On grey levels the Bernoulli "likelihood" is a cross-entropy loss, not a
-        # density of X (it does not integrate to 1 over [0, 1]), and its draws are
-        # binary images: only the decoder means are compared.
-        return {"loglik": np.nan, "elbo": np.nan, "fit_s": fit_time,
-                "s_per_epoch": fit_time / model.n_iter_,
-                "frechet": space.frechet_distance(X_test, means), "frechet_draws": np.nan,
-                "precision": precision, "recall": recall}
-    return {
-        "loglik": float(model.log_likelihood(X_test, n_samples=IS_DRAWS).mean()),
-        "elbo": model.score(X_test),
-        "fit_s": fit_time,
-        "s_per_epoch": fit_time / model.n_iter_,
-        "frechet": space.frechet_distance(X_test, means),
-        "frechet_draws": space.frechet_distance(
-            X_test, model.sample(N_SAMPLES, random_state=seed)),
-        "precision": precision,
-        "recall": recall,
-    }
+    row = {"loglik": np.nan, "elbo": np.nan, "fit_s": fit_time,
+           "s_per_epoch": fit_time / model.n_iter_,
+           "frechet": space.frechet_distance(X_test, means), "frechet_draws": np.nan,
+           "precision": precision, "recall": recall}
+    # On grey levels the Bernoulli "likelihood" is a cross-entropy loss, not a density
+    # of X (it does not integrate to 1 over [0, 1]), and its draws are binary images:
+    # only the decoder means are compared.
+    if model.likelihood != "bernoulli":
+        row["loglik"] = float(model.log_likelihood(X_test, n_samples=IS_DRAWS).mean())
+        row["elbo"] = model.score(X_test)
+        row["frechet_draws"] = space.frechet_distance(
+            X_test, model.sample(N_SAMPLES, random_state=seed))
+    return row
 
 
 def measure_pythae(epochs, X_train, X_test, space, seed):
