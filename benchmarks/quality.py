@@ -47,6 +47,7 @@ def run(settings, device):
     """
     X_train, X_test, y_train, y_test = dequantised_digits()
     sides = {"VAE": lambda: fit_vae(X_train, n_components=N_COMPONENTS, device=device,
+                                    hidden_layer_sizes=(128, 128),
                                     max_iter=settings.quality_max_iter)}
     sides.update({label: (lambda make=make: make().fit(X_train)) for label, make in OTHERS.items()})
     timings = interleave(sides, repeats=settings.repeats, device=device)

@@ -146,7 +146,8 @@ def main(argv=None):
                                 recall))
     for d in VAE_SIZES:
         progress(f"VAE {d}")
-        vae = VAETransformer(d, random_state=0, **fit).fit(X_train)
+        vae = VAETransformer(d, hidden_layer_sizes=(128, 128), random_state=0,
+                             **fit).fit(X_train)
         rate += continuous_rows("VAETransformer (Gaussian)", vae, X_train, X_test, d)
     for d in PCA_SIZES:
         pca = PCA(d, random_state=0).fit(X_train)

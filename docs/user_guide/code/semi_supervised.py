@@ -19,8 +19,8 @@ labeled = np.concatenate([rng.choice(np.flatnonzero(y_train == c), 5, replace=Fa
 y_semi = np.full_like(y_train, -1)  # 50 labeled rows, the rest unlabeled
 y_semi[labeled] = y_train[labeled]
 # Plateaus of 5 epochs of the held-out ELBO (instead of 40) keep this page fast.
-vae_params = dict(n_components=16, likelihood="bernoulli", batch_size=32,
-                  n_iter_no_change=5, random_state=0)
+vae_params = dict(n_components=16, hidden_layer_sizes=(128, 128), likelihood="bernoulli",
+                  batch_size=32, n_iter_no_change=5, random_state=0)
 
 # The trap: a pipeline passes y_semi on, and LogisticRegression learns -1 as a class.
 trap = make_pipeline(VAETransformer(**vae_params), LogisticRegression()).fit(X_train, y_semi)
