@@ -39,10 +39,9 @@ def fit_and_score(prior, X_train, X_test, threads=1):
     """(held-out ELBO, held-out IWAE(1000), epochs, seconds) of one VAE."""
     torch.set_num_threads(threads)  # in this process, which may be a joblib worker
     start = time.perf_counter()
-    vae = VAETransformer(8, hidden_layer_sizes=(128, 128), likelihood="bernoulli", prior=prior,
-                         max_iter=1000,
-                         kl_warmup=50, early_stopping=True, n_iter_no_change=100,
-                         random_state=0, device="cpu")
+    vae = VAETransformer(8, hidden_layer_sizes=(128, 128), likelihood="bernoulli",
+                         prior=prior, max_iter=1000, kl_warmup=50, early_stopping=True,
+                         n_iter_no_change=100, random_state=0, device="cpu")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         vae.fit(X_train)

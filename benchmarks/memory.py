@@ -27,8 +27,8 @@ from .data import gaussian_rows
 
 TITLE = "Memory"
 
-#: Estimator settings of the measured fit: the defaults, one epoch.
-#: The network is pinned at the width these areas were first measured with, so the
+#: Estimator settings of the measured fit: the defaults, one epoch, and the network
+#: pinned at the width these areas were first measured with, so the
 #: recorded ratios stay comparable across changes of the default.
 FIT_PARAMS = {"max_iter": 1, "early_stopping": "auto", "hidden_layer_sizes": (128, 128)}
 

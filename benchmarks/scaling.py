@@ -7,8 +7,8 @@ from .data import gaussian_rows
 
 TITLE = "Scaling (fit time at a fixed number of epochs)"
 
-#: Estimator settings of every fit: the defaults, two epochs, no early stop.
-#: The network is pinned at the width these areas were first measured with.
+#: Estimator settings of every fit: the defaults, two epochs, no early stop, and the
+#: network pinned at the width these areas were first measured with.
 FIT_PARAMS = {"max_iter": 2, "hidden_layer_sizes": (128, 128)}
 
 #: Width of the rows in the scaling-in-N fits.
