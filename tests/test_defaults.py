@@ -7,10 +7,10 @@ import pytest
 import torch
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
-from torch.distributions import Independent, Normal, kl_divergence
+from torch.distributions import Independent, Normal, StudentT, kl_divergence
 
 from skvae import VAEGenerator, VAETransformer
-from skvae.likelihoods import GaussianLikelihood
+from skvae.likelihoods import GaussianLikelihood, StudentTLikelihood
 from skvae.priors import NormalPrior
 
 FAST = dict(hidden_layer_sizes=(8,), max_iter=3, random_state=0, device="cpu")
@@ -79,3 +79,17 @@ def test_gaussian_row_density_matches_independent_normals():
     rows = head(z)
     plain = Independent(Normal(rows.base_dist.loc, rows.base_dist.scale), 1)
     torch.testing.assert_close(rows.log_prob(x), plain.log_prob(x))
+
+
+def test_student_t_row_density_matches_independent_student_t():
+    head = StudentTLikelihood().head(4, 6).double()
+    with torch.no_grad():  # degrees of freedom and scales that differ by feature
+        head.raw_df.copy_(torch.linspace(-2.0, 3.0, 6, dtype=torch.float64))
+        head.raw_scale.copy_(torch.linspace(-3.0, 1.0, 6, dtype=torch.float64))
+    generator = torch.Generator().manual_seed(0)
+    x = 3.0 * torch.randn(5, 6, generator=generator, dtype=torch.float64)
+    for h in (torch.randn(5, 4, generator=generator, dtype=torch.float64),
+              torch.randn(7, 5, 4, generator=generator, dtype=torch.float64)):  # draws axis
+        rows = head(h)
+        plain = Independent(StudentT(head.df(), rows.base_dist.loc, head.scale()), 1)
+        torch.testing.assert_close(rows.log_prob(x), plain.log_prob(x))
