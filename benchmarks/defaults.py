@@ -30,6 +30,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
 from skvae import VAETransformer
+from skvae.cli import _layer_sizes
 from skvae.datasets import make_manifold
 
 from .data import dequantised_digits
@@ -87,11 +88,11 @@ def main(argv=None):
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--data", default="digits,mnist,table")
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--hidden-layer-sizes", default=None, metavar="W,W,...",
-                        help="a width other than the default, e.g. 256,256")
+    parser.add_argument("--hidden-layer-sizes", type=_layer_sizes, default=None,
+                        metavar="W,W,...", help="a width other than the default, e.g. 256,256")
     args = parser.parse_args(argv)
-    params = {} if args.hidden_layer_sizes is None else {
-        "hidden_layer_sizes": tuple(int(w) for w in args.hidden_layer_sizes.split(","))}
+    params = ({} if args.hidden_layer_sizes is None
+              else {"hidden_layer_sizes": args.hidden_layer_sizes})
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{args.threads} thread(s)")
