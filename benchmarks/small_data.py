@@ -68,7 +68,7 @@ def _step_pair(X, vae, device):
                               torch.Generator(device=device).manual_seed(0),
                               vae._standardizer, beta=1.0, kl_warmup=0, free_bits=0.0,
                               start_epoch=0)
-    optimizer = adam(module.parameters(), vae.learning_rate_init)
+    optimizer = adam(module, vae.learning_rate_init)
     plain = PlainGaussianVAE(X.shape[1], vae.hidden_layer_sizes, N_COMPONENTS).to(device)
     plain_optimizer = torch.optim.Adam(plain.parameters(), lr=vae.learning_rate_init)
     generator = torch.Generator(device=device).manual_seed(0)

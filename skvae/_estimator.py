@@ -279,7 +279,7 @@ class _Estimator(BaseEstimator):
         self._device = device
         self._validating = self._uses_validation(X.shape[0], incremental)
         module = self.module_.to(device)
-        optimizer = adam(module.parameters(), self.learning_rate_init)
+        optimizer = adam(module, self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
             optimizer.load_state_dict(self._optimizer_state)
         try:

@@ -60,6 +60,7 @@ from ._hierarchical import HierarchicalVAETransformer
 from ._module import MODULES
 from ._standardize import Standardizer
 from ._tabular import TableSchema
+from ._training import parameter_groups
 from ._transformer import VAETransformer
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
@@ -1225,8 +1226,10 @@ def _check_fitted_state(estimator):
         raise ValueError(f"the standardisation does not fit the model's {n_columns} columns")
     if getattr(estimator, "_n_columns", n_columns) != n_columns:
         raise ValueError(f"_n_columns is {estimator._n_columns}, the model has {n_columns}")
+    # in the optimiser's order: its state numbers the parameters group by group
     _check_optimizer_state(getattr(estimator, "_optimizer_state", None),
-                           list(estimator.module_.parameters()))
+                           [p for _, group in parameter_groups(estimator.module_)
+                            for p in group])
 
 
 def _check_sizes_agree(estimator):

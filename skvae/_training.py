@@ -180,17 +180,53 @@ def n_rows(data):
 _FUSED_ADAM_DEVICES = ("cpu", "cuda")
 
 
-def adam(parameters, lr):
-    """Adam over ``parameters``, fused into one kernel where torch has one.
+def parameter_groups(module):
+    """``module``'s parameters grouped by learning-rate multiplier, as Adam gets them.
 
-    torch's default Adam on the CPU updates each parameter tensor with some ten
-    separate element-wise operations; the fused kernel does the same update in one
-    pass. The updates agree up to rounding.
+    A submodule may declare ``lr_multipliers``, a mapping from the names of its own
+    parameters to a factor of the learning rate (e.g. a likelihood's noise scales,
+    whose optimum can lie orders of magnitude from where they start). Every other
+    parameter has factor 1. Groups come in the order their first parameter appears in
+    ``module.parameters()``, parameters within a group in that order too, so the
+    optimiser's state indexes them the same way at every call.
 
     Parameters
     ----------
-    parameters : iterable of torch.nn.Parameter
-        All on one device, floating point.
+    module : torch.nn.Module
+
+    Returns
+    -------
+    groups : list of (float, list of torch.nn.Parameter)
+
+    Examples
+    --------
+    >>> class Scaled(torch.nn.Linear):
+    ...     lr_multipliers = {"bias": 10.0}
+    >>> [(factor, len(p)) for factor, p in parameter_groups(Scaled(2, 1))]
+    [(1.0, 1), (10.0, 1)]
+    """
+    factors = {}
+    for submodule in module.modules():
+        for name, factor in getattr(submodule, "lr_multipliers", {}).items():
+            factors[id(getattr(submodule, name))] = float(factor)
+    groups = {}
+    for parameter in module.parameters():
+        groups.setdefault(factors.get(id(parameter), 1.0), []).append(parameter)
+    return list(groups.items())
+
+
+def adam(module, lr):
+    """Adam over ``module``'s parameters, fused into one kernel where torch has one.
+
+    torch's default Adam on the CPU updates each parameter tensor with some ten
+    separate element-wise operations; the fused kernel does the same update in one
+    pass. The updates agree up to rounding. Parameters with a learning-rate multiplier
+    (see :func:`parameter_groups`) get a parameter group of their own.
+
+    Parameters
+    ----------
+    module : torch.nn.Module
+        Its parameters all on one device, floating point.
     lr : float
 
     Returns
@@ -199,13 +235,15 @@ def adam(parameters, lr):
 
     Examples
     --------
-    >>> adam(torch.nn.Linear(2, 1).parameters(), 1e-3).defaults["fused"]
+    >>> adam(torch.nn.Linear(2, 1), 1e-3).defaults["fused"]
     True
     """
-    parameters = list(parameters)
-    fused = bool(parameters) and all(p.device.type in _FUSED_ADAM_DEVICES
-                                     for p in parameters)
-    return torch.optim.Adam(parameters, lr=lr, fused=fused or None)
+    groups = parameter_groups(module)
+    fused = bool(groups) and all(p.device.type in _FUSED_ADAM_DEVICES
+                                 for _, parameters in groups for p in parameters)
+    return torch.optim.Adam([{"params": parameters, "lr": lr * factor}
+                             for factor, parameters in groups],
+                            lr=lr, fused=fused or None)
 
 
 def minibatches(data, order, batch_size):

@@ -1,4 +1,5 @@
-"""The training loop's optimiser: the fused Adam agrees with torch's default one."""
+"""The training loop's optimiser: the fused Adam agrees with torch's default one, and
+parameters with a learning-rate multiplier take steps of that size."""
 
 import copy
 
@@ -7,7 +8,8 @@ import pytest
 import torch
 
 from skvae import VAETransformer
-from skvae._training import adam
+import skvae
+from skvae._training import adam, parameter_groups
 
 
 def _steps(model, optimizer, n_steps, seed=0):
@@ -30,7 +32,7 @@ def test_fused_adam_follows_the_default_adam(dtype):
     torch.manual_seed(0)
     model = torch.nn.Linear(7, 3).to(dtype)
     twin = copy.deepcopy(model)
-    fused = adam(model.parameters(), 1e-2)
+    fused = adam(model, 1e-2)
     default = torch.optim.Adam(twin.parameters(), lr=1e-2)
     assert fused.defaults["fused"] and not default.defaults["fused"]
     losses = _steps(model, fused, 50)
@@ -47,7 +49,7 @@ def test_fused_adam_follows_the_default_adam(dtype):
 
 def test_adam_of_no_parameters_is_torch_s_error():
     with pytest.raises(ValueError, match="empty parameter list"):
-        adam([], 1e-3)
+        adam(torch.nn.Module(), 1e-3)
 
 
 def test_estimators_train_with_the_fused_adam_and_resume_it():
@@ -61,3 +63,71 @@ def test_estimators_train_with_the_fused_adam_and_resume_it():
     # The second epoch continues the first one's optimiser (its step count grows).
     steps_after_two = float(next(iter(vae._optimizer_state["state"].values()))["step"])
     assert steps_after_two == 2 * steps_after_one
+
+
+class _ScaledBias(torch.nn.Linear):
+    lr_multipliers = {"bias": 10.0}
+
+
+def test_a_learning_rate_multiplier_scales_its_parameters_steps():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(7, 5), _ScaledBias(5, 3))
+    twin = copy.deepcopy(model)
+    groups = parameter_groups(model)
+    # Order kept: the weights and the first bias, then the scaled bias.
+    assert [(factor, [tuple(p.shape) for p in params]) for factor, params in groups] == [
+        (1.0, [(5, 7), (5,), (3, 5)]), (10.0, [(3,)])]
+    optimizer = adam(model, 1e-3)
+    assert [g["lr"] for g in optimizer.param_groups] == [1e-3, 1e-2]
+    # Independent computation: torch's own Adam with the two learning rates by hand.
+    reference = torch.optim.Adam([
+        {"params": [twin[0].weight, twin[0].bias, twin[1].weight], "lr": 1e-3},
+        {"params": [twin[1].bias], "lr": 1e-2}])
+    x, y = torch.randn(32, 7), torch.randn(32, 3)
+    for net, opt in ((model, optimizer), (twin, reference)):
+        for _ in range(5):
+            opt.zero_grad()
+            (net(x) - y).square().mean().backward()
+            opt.step()
+    for a, b in zip(model.parameters(), twin.parameters()):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)
+    # Adam's first steps move each entry by about its learning rate: 10x for the bias.
+    torch.manual_seed(0)
+    fresh = torch.nn.Sequential(torch.nn.Linear(7, 5), _ScaledBias(5, 3))
+    moved_bias = (model[1].bias - fresh[1].bias).abs().mean()
+    moved_weight = (model[1].weight - fresh[1].weight).abs().mean()
+    assert moved_bias > 5 * moved_weight
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_student_t_noise_parameters_learn_faster_and_keep_the_ratio():
+    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
+    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=3,
+                         random_state=0, early_stopping=False).fit(X)
+    groups = vae._optimizer_state["param_groups"]
+    assert len(groups) == 2
+    assert groups[1]["lr"] == pytest.approx(10 * groups[0]["lr"])
+    head = vae.module_.likelihood
+    fast = [head.raw_scale, head.raw_df]
+    ordered = [p for _, group in parameter_groups(vae.module_) for p in group]
+    assert [next(i for i, q in enumerate(ordered) if q is p) for p in fast] == \
+        groups[1]["params"]
+    # A Gaussian model keeps a single group (its saved optimiser states are unchanged).
+    gauss = VAETransformer(2, hidden_layer_sizes=(8,), max_iter=1, random_state=0).fit(X)
+    assert len(gauss._optimizer_state["param_groups"]) == 1
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_student_t_optimiser_state_survives_save_load_and_resumes(tmp_path):
+    pytest.importorskip("safetensors")
+    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
+    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=2,
+                         random_state=0, early_stopping=False).fit(X)
+    skvae.save(vae, tmp_path / "t.skvae")
+    loaded = skvae.load(tmp_path / "t.skvae")  # the state check numbers groups as Adam does
+    twin = copy.deepcopy(vae)
+    loaded.partial_fit(X)
+    twin.partial_fit(X)
+    np.testing.assert_allclose(loaded.transform(X), twin.transform(X), rtol=1e-5, atol=1e-6)
+    assert [g["lr"] for g in loaded._optimizer_state["param_groups"]] == \
+        [g["lr"] for g in twin._optimizer_state["param_groups"]]
