@@ -37,7 +37,9 @@ from ._module import build_module
 from ._noise import draw_seed
 from ._sklearn_compat import Count, Interval, RegistryOptions, StrOptions
 from ._standardize import Standardizer
-from ._training import TrainConfig, adam, n_rows, to_device, train
+from ._training import (
+    STALE_OPTIMIZER_STATE, TrainConfig, adam, fits_groups, n_rows, to_device, train,
+)
 from ._validation import check_weights, fit_weights, validated
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning, NonFiniteLossError
@@ -281,7 +283,10 @@ class _Estimator(BaseEstimator):
         module = self.module_.to(device)
         optimizer = adam(module, self.learning_rate_init)
         if incremental and self._optimizer_state is not None:
-            optimizer.load_state_dict(self._optimizer_state)
+            if fits_groups(self._optimizer_state, module):
+                optimizer.load_state_dict(self._optimizer_state)
+            else:
+                warnings.warn(STALE_OPTIMIZER_STATE, InconsistentVersionWarning)
         try:
             objective = (self._objective(module, X, targets) if weights is None
                          else self._objective(module, X, targets, weights=weights))

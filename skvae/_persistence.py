@@ -60,7 +60,7 @@ from ._hierarchical import HierarchicalVAETransformer
 from ._module import MODULES
 from ._standardize import Standardizer
 from ._tabular import TableSchema
-from ._training import parameter_groups
+from ._training import STALE_OPTIMIZER_STATE, fits_groups, parameter_groups
 from ._transformer import VAETransformer
 from ._version import __version__
 from .exceptions import InconsistentVersionWarning
@@ -1226,10 +1226,17 @@ def _check_fitted_state(estimator):
         raise ValueError(f"the standardisation does not fit the model's {n_columns} columns")
     if getattr(estimator, "_n_columns", n_columns) != n_columns:
         raise ValueError(f"_n_columns is {estimator._n_columns}, the model has {n_columns}")
+    state = getattr(estimator, "_optimizer_state", None)
+    if state is not None and not fits_groups(state, estimator.module_) \
+            and _check_optimizer_state(state, list(estimator.module_.parameters())) is None:
+        # A sound state for an earlier grouping of the parameters: its moments cannot
+        # serve today's optimiser, the weights can.
+        warnings.warn(STALE_OPTIMIZER_STATE, InconsistentVersionWarning, stacklevel=3)
+        estimator._optimizer_state = None
+        return
     # in the optimiser's order: its state numbers the parameters group by group
-    _check_optimizer_state(getattr(estimator, "_optimizer_state", None),
-                           [p for _, group in parameter_groups(estimator.module_)
-                            for p in group])
+    _check_optimizer_state(state, [p for _, group in parameter_groups(estimator.module_)
+                                   for p in group])
 
 
 def _check_sizes_agree(estimator):

@@ -215,6 +215,35 @@ def parameter_groups(module):
     return list(groups.items())
 
 
+#: The warning when a stored optimiser state was made by an earlier skvae for another
+#: grouping of the parameters (see :func:`fits_groups`).
+STALE_OPTIMIZER_STATE = ("The stored optimiser state was made for another grouping of "
+                         "the model's parameters (by an earlier skvae version); Adam's "
+                         "moments restart from zero, the weights are kept.")
+
+
+def fits_groups(state, module):
+    """Whether the Adam state dict ``state`` was made for ``module``'s parameter groups.
+
+    It was when it has as many groups as :func:`parameter_groups` makes, with as many
+    parameters in each. A state saved before a part declared ``lr_multipliers`` has
+    one group fewer and is not loadable into today's optimiser.
+
+    Examples
+    --------
+    >>> linear = torch.nn.Linear(2, 1)
+    >>> fits_groups(adam(linear, 1e-3).state_dict(), linear)
+    True
+    >>> fits_groups({"state": {}, "param_groups": [{"params": [0]}]}, linear)
+    False
+    """
+    try:
+        sizes = [len(group["params"]) for group in state["param_groups"]]
+    except (KeyError, TypeError):
+        return False
+    return sizes == [len(group) for _, group in parameter_groups(module)]
+
+
 def adam(module, lr):
     """Adam over ``module``'s parameters, fused into one kernel where torch has one.
 

@@ -131,3 +131,42 @@ def test_student_t_optimiser_state_survives_save_load_and_resumes(tmp_path):
     np.testing.assert_allclose(loaded.transform(X), twin.transform(X), rtol=1e-5, atol=1e-6)
     assert [g["lr"] for g in loaded._optimizer_state["param_groups"]] == \
         [g["lr"] for g in twin._optimizer_state["param_groups"]]
+
+
+def _one_group_state(vae):
+    """The Adam state an earlier skvae stored: every parameter in one group."""
+    module = copy.deepcopy(vae.module_)
+    optimizer = torch.optim.Adam(module.parameters(), lr=vae.learning_rate_init)
+    module.likelihood.scale().sum().backward()
+    optimizer.step()
+    return optimizer.state_dict()
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_partial_fit_restarts_adam_on_an_earlier_grouping_and_says_so():
+    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
+    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=2,
+                         random_state=0, early_stopping=False).fit(X)
+    vae._optimizer_state = _one_group_state(vae)
+    fresh = copy.deepcopy(vae)
+    fresh._optimizer_state = None
+    with pytest.warns(skvae.InconsistentVersionWarning, match="moments restart"):
+        vae.partial_fit(X)
+    fresh.partial_fit(X)
+    np.testing.assert_array_equal(vae.transform(X), fresh.transform(X))
+    assert len(vae._optimizer_state["param_groups"]) == 2
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_load_drops_an_earlier_grouping_s_optimiser_state_and_keeps_the_weights(tmp_path):
+    pytest.importorskip("safetensors")
+    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
+    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=2,
+                         random_state=0, early_stopping=False).fit(X)
+    vae._optimizer_state = _one_group_state(vae)
+    skvae.save(vae, tmp_path / "old.skvae")
+    with pytest.warns(skvae.InconsistentVersionWarning, match="moments restart"):
+        loaded = skvae.load(tmp_path / "old.skvae")
+    assert loaded._optimizer_state is None
+    np.testing.assert_array_equal(loaded.transform(X), vae.transform(X))
+    loaded.partial_fit(X)  # starts Adam afresh, no second warning needed
