@@ -1227,10 +1227,10 @@ def _check_fitted_state(estimator):
     if getattr(estimator, "_n_columns", n_columns) != n_columns:
         raise ValueError(f"_n_columns is {estimator._n_columns}, the model has {n_columns}")
     state = getattr(estimator, "_optimizer_state", None)
-    if state is not None and not fits_groups(state, estimator.module_) \
-            and _check_optimizer_state(state, list(estimator.module_.parameters())) is None:
-        # A sound state for an earlier grouping of the parameters: its moments cannot
-        # serve today's optimiser, the weights can.
+    if state is not None and not fits_groups(state, estimator.module_):
+        # Sound (else this raises) but made for an earlier grouping of the parameters,
+        # in their module order: its moments cannot serve today's optimiser.
+        _check_optimizer_state(state, list(estimator.module_.parameters()))
         warnings.warn(STALE_OPTIMIZER_STATE, InconsistentVersionWarning, stacklevel=3)
         estimator._optimizer_state = None
         return
