@@ -99,11 +99,16 @@ def test_a_learning_rate_multiplier_scales_its_parameters_steps():
     assert moved_bias > 5 * moved_weight
 
 
+def _student_t_fit(max_iter):
+    """Heavy-tailed rows and a small Student-t model trained for ``max_iter`` epochs."""
+    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
+    return X, VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,),
+                             max_iter=max_iter, random_state=0, early_stopping=False).fit(X)
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_student_t_noise_parameters_learn_faster_and_keep_the_ratio():
-    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
-    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=3,
-                         random_state=0, early_stopping=False).fit(X)
+    X, vae = _student_t_fit(max_iter=3)
     groups = vae._optimizer_state["param_groups"]
     assert len(groups) == 2
     assert groups[1]["lr"] == pytest.approx(10 * groups[0]["lr"])
@@ -120,9 +125,7 @@ def test_student_t_noise_parameters_learn_faster_and_keep_the_ratio():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_student_t_optimiser_state_survives_save_load_and_resumes(tmp_path):
     pytest.importorskip("safetensors")
-    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
-    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=2,
-                         random_state=0, early_stopping=False).fit(X)
+    X, vae = _student_t_fit(max_iter=2)
     skvae.save(vae, tmp_path / "t.skvae")
     loaded = skvae.load(tmp_path / "t.skvae")  # the state check numbers groups as Adam does
     twin = copy.deepcopy(vae)
@@ -144,9 +147,7 @@ def _one_group_state(vae):
 
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_partial_fit_restarts_adam_on_an_earlier_grouping_and_says_so():
-    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
-    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=2,
-                         random_state=0, early_stopping=False).fit(X)
+    X, vae = _student_t_fit(max_iter=2)
     vae._optimizer_state = _one_group_state(vae)
     fresh = copy.deepcopy(vae)
     fresh._optimizer_state = None
@@ -160,9 +161,7 @@ def test_partial_fit_restarts_adam_on_an_earlier_grouping_and_says_so():
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_load_drops_an_earlier_grouping_s_optimiser_state_and_keeps_the_weights(tmp_path):
     pytest.importorskip("safetensors")
-    X = np.random.default_rng(0).standard_t(3.0, size=(120, 4))
-    vae = VAETransformer(2, likelihood="student_t", hidden_layer_sizes=(8,), max_iter=2,
-                         random_state=0, early_stopping=False).fit(X)
+    X, vae = _student_t_fit(max_iter=2)
     vae._optimizer_state = _one_group_state(vae)
     skvae.save(vae, tmp_path / "old.skvae")
     with pytest.warns(skvae.InconsistentVersionWarning, match="moments restart"):
